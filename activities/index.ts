@@ -1,0 +1,18 @@
+import { createCacheActivities } from './cache-activities';
+import { createMineActivities, type MineDeps } from './mine/mine-activities';
+
+/** Everything activities need from the outside world, injected by the worker. */
+export type ActivityDeps = MineDeps;
+
+/**
+ * Builds every activity bottega registers. Workflows type their proxies with
+ * `proxyActivities<ReturnType<typeof createActivities>>`.
+ */
+export function createActivities(deps: ActivityDeps) {
+  return {
+    ...createCacheActivities(deps),
+    ...createMineActivities(deps),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

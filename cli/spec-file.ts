@@ -1,0 +1,54 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { ExperimentSpec, describeIssues, type InputProblem } from '../contracts';
+
+/** Result of loading a spec file: the parsed spec, or the problems to print (one per line). */
+export type LoadedSpec = { ok: true; spec: ExperimentSpec } | { ok: false; problems: InputProblem[] };
+
+/** Reads a YAML or JSON file; problems name the file and the parse error. */
+export function readSpecFile(file: string): { ok: true; value: unknown } | { ok: false; problems: InputProblem[] } {
+  if (!existsSync(file)) return { ok: false, problems: [{ path: file, message: 'no such file' }] };
+  const text = readFileSync(file, 'utf8');
+  try {
+    return { ok: true, value: /\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text) };
+  } catch (e) {
+    return { ok: false, problems: [{ path: file, message: `not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${(e as Error).message}` }] };
+  }
+}
+
+/**
+ * Validates a spec object and resolves its relative file paths against `baseDir` (the spec
+ * file's directory). Local paths are checked to exist, so mistakes surface before anything runs.
+ */
+export function validateSpec(value: unknown, baseDir: string): LoadedSpec {
+  const r = ExperimentSpec.safeParse(value);
+  if (!r.success) return { ok: false, problems: describeIssues(r.error) };
+  const spec = r.data;
+  const problems: InputProblem[] = [];
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  spec.mine?.sources.forEach((s, i) => {
+    if (s.type !== 'git') return;
+    s.path = abs(s.path);
+    if (!existsSync(s.path) || !statSync(s.path).isDirectory()) {
+      problems.push({
+        path: `mine.sources[${i}].path`,
+        message: `expected a git repository directory, got ${JSON.stringify(s.path)} (not found; relative paths resolve against the spec file)`,
+      });
+    }
+    if (s.issues_file) {
+      s.issues_file = abs(s.issues_file);
+      if (!existsSync(s.issues_file)) {
+        problems.push({ path: `mine.sources[${i}].issues_file`, message: `file not found: ${s.issues_file}` });
+      }
+    }
+  });
+  return problems.length ? { ok: false, problems } : { ok: true, spec };
+}
+
+/** Loads, validates and resolves a spec file. */
+export function loadSpecFile(file: string): LoadedSpec {
+  const read = readSpecFile(file);
+  if (!read.ok) return read;
+  return validateSpec(read.value, dirname(resolve(file)));
+}

@@ -1,0 +1,9 @@
+/** The zod schemas every part of bottega shares. Each schema has a same-named inferred type. */
+export * from './artifact';
+export * from './mine';
+export * from './pr';
+export * from './results';
+export * from './spec';
+export * from './store';
+export * from './validation';
+export * from './temporal';

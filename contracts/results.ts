@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import { ArtifactRef } from './artifact';
+
+/** Token-length thresholds at which retention is reported (paper §3.1). */
+export const RETENTION_THRESHOLDS = [8192, 16384, 32768, 65536, 131072] as const;
+
+/** Counts by reason. Every PR or file removed anywhere is counted under some reason. */
+export const ReasonCounts = z.record(z.string(), z.number().int().nonnegative());
+export type ReasonCounts = z.infer<typeof ReasonCounts>;
+
+/** Per-format rendering outcome. */
+export const FormatSummary = z.strictObject({
+  /** PRs that reached this format's renderer (passed the shared and format filters). */
+  eligible: z.number().int().nonnegative(),
+  /** PRs removed by this format's filters (e.g. the Python subset rules), by reason. */
+  filtered: ReasonCounts,
+  /** Samples written. */
+  samples: z.number().int().nonnegative(),
+  /** Exact token count of the samples written. */
+  tokens: z.number().int().nonnegative(),
+  /** Rendered samples dropped by the length gate or a rendering error, by reason. */
+  dropped: ReasonCounts,
+  /** How many rendered samples would be kept at each length threshold (key: tokens). */
+  retention: z.record(z.string(), z.number().int().nonnegative()),
+});
+export type FormatSummary = z.infer<typeof FormatSummary>;
+
+/** Counters of the mine stage. They add up: seen = kept + sum(dropped). */
+export const MineSummary = z.strictObject({
+  repos: z.number().int().nonnegative(),
+  prs_seen: z.number().int().nonnegative(),
+  /** PRs that produced at least one sample. */
+  prs_kept: z.number().int().nonnegative(),
+  /** PRs that produced no sample, by the first reason that removed them. */
+  prs_dropped: ReasonCounts,
+  formats: z.record(z.string(), FormatSummary),
+  /** Relevant files whose content was left out, by reason (binary, non_utf8, ...). */
+  files_skipped: ReasonCounts,
+  enhance: z.strictObject({ calls: z.number().int(), failures: z.number().int(), failure_reasons: ReasonCounts }),
+  task_candidates: z.number().int().nonnegative(),
+  /** PRs kept for samples that did not become task candidates, by reason. */
+  task_candidates_skipped: ReasonCounts,
+  samples: z.number().int().nonnegative(),
+  tokens: z.number().int().nonnegative(),
+});
+export type MineSummary = z.infer<typeof MineSummary>;
+
+/** The mine stage's output. */
+export const MineStageResult = z.strictObject({
+  summary: MineSummary,
+  artifacts: z.strictObject({
+    /** D^ctx_py samples (JSONL of MineSample), present when the python format is enabled. */
+    python: ArtifactRef.optional(),
+    /** D^ctx_gen samples (JSONL of MineSample). */
+    general: ArtifactRef.optional(),
+    /** SWE-bench-style task candidates (JSONL of TaskCandidate). */
+    tasks: ArtifactRef.optional(),
+    /** One line per PR seen: kept or dropped, with reasons. */
+    decisions: ArtifactRef,
+    /** The summary as JSON. */
+    summary: ArtifactRef,
+  }),
+});
+export type MineStageResult = z.infer<typeof MineStageResult>;
+
+/** Lineage of a stage output: which workflow run produced it. */
+export const Producer = z.strictObject({ workflowId: z.string(), runId: z.string() });
+export type Producer = z.infer<typeof Producer>;
+
+export const StageOutcome = z.strictObject({
+  /** `ran`: executed in this run; `cached`: reused from the step cache. */
+  status: z.enum(['ran', 'cached']),
+  cacheKey: z.string(),
+  producer: Producer,
+  result: z.unknown(),
+});
+export type StageOutcome = z.infer<typeof StageOutcome>;
+
+export const ExperimentResult = z.strictObject({
+  experimentId: z.string(),
+  stages: z.record(z.string(), StageOutcome),
+});
+export type ExperimentResult = z.infer<typeof ExperimentResult>;

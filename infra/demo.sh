@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# `npm run demo`: sets up what is missing (node modules, the Temporal dev server), generates the
+# fixture git repositories, starts a worker and runs examples/demo.yaml end to end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export BOTTEGA_HOME=${BOTTEGA_HOME:-$ROOT/.bottega}
+mkdir -p "$BOTTEGA_HOME/logs"
+
+if [ ! -d node_modules/@temporalio/worker ]; then
+  echo "==> installing node modules"
+  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+fi
+
+echo "==> starting the Temporal dev server (Web UI on :8233)"
+bash infra/dev.sh up temporal
+eval "$(bash infra/dev.sh env)"
+
+echo "==> generating fixture repositories in .bottega/fixtures"
+node --import tsx infra/fixtures/make-repos.ts "$ROOT/.bottega/fixtures" > /dev/null
+
+echo "==> starting a worker (log: $BOTTEGA_HOME/logs/demo-worker.log)"
+node --import tsx workers/main.ts > "$BOTTEGA_HOME/logs/demo-worker.log" 2>&1 &
+WORKER=$!
+trap 'kill $WORKER 2>/dev/null || true' EXIT
+
+echo "==> running examples/demo.yaml"
+node bin/bottega.mjs run examples/demo.yaml --wait "$@"
+echo
+echo "Web UI: ${TEMPORAL_UI_URL:-http://localhost:8233}/namespaces/default/workflows/exp-demo"
+echo "Run it again: the mine stage is reused from the step cache. Force a rerun with --id or 'force: [mine]'."

@@ -1,0 +1,57 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import type { ArtifactRef, ExperimentSpecInput } from '../../contracts';
+import { createWorkers } from '../../workers/worker';
+
+/** In-process cpu worker against a test environment, with its own BOTTEGA_HOME. */
+export async function cpuWorker(env: TestWorkflowEnvironment, home: string): Promise<Worker> {
+  const [w] = await createWorkers({
+    connection: env.nativeConnection,
+    capabilities: ['cpu'],
+    env: { ...process.env, BOTTEGA_HOME: home },
+  });
+  return w!;
+}
+
+/** sha256 of a local artifact's bytes, recomputed from disk. */
+export function fileSha256(ref: ArtifactRef): string {
+  return createHash('sha256').update(readFileSync(fileURLToPath(ref.uri))).digest('hex');
+}
+
+/** The demo-like spec over fixture repositories. */
+export function fixtureSpec(
+  id: string,
+  repos: { repo: string; path: string; issuesFile: string | null }[],
+  over: Partial<ExperimentSpecInput> = {},
+  mineOver: Record<string, unknown> = {}
+): ExperimentSpecInput {
+  return {
+    id,
+    mine: {
+      sources: repos.map((r) => ({
+        type: 'git' as const,
+        repo: r.repo,
+        path: r.path,
+        ...(r.issuesFile ? { issues_file: r.issuesFile } : {}),
+      })),
+      page_size: 3,
+      ...mineOver,
+    },
+    ...over,
+  };
+}
+
+/** Activity types scheduled in a workflow's history. */
+export function scheduledActivities(history: { events?: unknown[] | null }): string[] {
+  return (history.events ?? [])
+    .map((e) => (e as { activityTaskScheduledEventAttributes?: { activityType?: { name?: string } } }).activityTaskScheduledEventAttributes?.activityType?.name)
+    .filter((n): n is string => !!n);
+}
+
+/** Number of child workflows started in a workflow's history. */
+export function childrenStarted(history: { events?: unknown[] | null }): number {
+  return (history.events ?? []).filter((e) => (e as { startChildWorkflowExecutionInitiatedEventAttributes?: unknown }).startChildWorkflowExecutionInitiatedEventAttributes).length;
+}

@@ -1,0 +1,132 @@
+import {
+  defineQuery,
+  proxyActivities,
+  setHandler,
+  startChild,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
+  log,
+  ParentClosePolicy,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import {
+  ExperimentSpec,
+  SA,
+  STAGES,
+  type ExperimentResult,
+  type StageName,
+  type StageOutcome,
+  type ArtifactRef,
+} from '../contracts';
+import { parseWorkflowInput } from './failures';
+import { mineStageWorkflow } from './mine';
+
+// --- Activities ---
+
+const { planStage, recordStage } = proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  retry: { maximumAttempts: 5 },
+});
+
+// --- Queries ---
+
+/** Status of one stage as the progress query reports it. */
+export type StageStatus = 'pending' | 'planning' | 'running' | 'cached' | 'completed' | 'failed' | 'skipped';
+
+/** What the `progress` query returns. */
+export interface ExperimentProgress {
+  experimentId: string;
+  current: StageName | null;
+  stages: Partial<Record<StageName, StageStatus>>;
+  /** Workflow id of each stage child, for drilling down in the UI. */
+  children: Partial<Record<StageName, string>>;
+}
+
+export const progressQuery = defineQuery<ExperimentProgress>('progress');
+
+/** Child workflow runner of each stage. Later stages register here. */
+const STAGE_WORKFLOWS = {
+  mine: mineStageWorkflow,
+} as const;
+
+/**
+ * One experiment: runs each configured stage as its own child workflow (`<id>/<stage>`, so a
+ * single stage can be reset from the UI), reusing results from the cross-run step cache unless
+ * the spec forces a rerun. Cancelling it cancels the running child and its activities.
+ */
+export async function experimentWorkflow(rawSpec: ExperimentSpec): Promise<ExperimentResult> {
+  const spec = parseWorkflowInput(ExperimentSpec, rawSpec, 'experiment spec');
+  const progress: ExperimentProgress = { experimentId: spec.id, current: null, stages: {}, children: {} };
+  const enabled = STAGES.filter((s) => spec[s] !== undefined);
+  for (const s of STAGES) progress.stages[s] = enabled.includes(s) ? 'pending' : 'skipped';
+  setHandler(progressQuery, () => progress);
+
+  upsertSearchAttributes([
+    { key: SA.ExperimentId, value: spec.id },
+    ...(spec.sweep_id ? [{ key: SA.SweepId, value: spec.sweep_id }] : []),
+  ]);
+
+  const result: ExperimentResult = { experimentId: spec.id, stages: {} };
+  const upstream: ArtifactRef[] = [];
+  const memo: Record<string, Record<string, string>> = {};
+
+  for (const stage of enabled) {
+    progress.current = stage;
+    progress.stages[stage] = 'planning';
+    upsertSearchAttributes([{ key: SA.Stage, value: stage }]);
+    const plan = await planStage({ experimentId: spec.id, stage, spec, upstream });
+    let outcome: StageOutcome;
+    if (plan.hit) {
+      progress.stages[stage] = 'cached';
+      log.info('stage reused from the step cache', { stage, producer: plan.hit.producer });
+      outcome = { status: 'cached', cacheKey: plan.key, producer: plan.hit.producer, result: plan.hit.result };
+    } else {
+      progress.stages[stage] = 'running';
+      const workflowId = `${spec.id}/${stage}`;
+      progress.children[stage] = workflowId;
+      try {
+        const child = await startChild(STAGE_WORKFLOWS[stage], {
+          workflowId,
+          args: [{ experimentId: spec.id, config: spec[stage]!, store: spec.store, prefix: plan.prefix }],
+          // A cancelled experiment cancels its stage (and through it, the stage's activities).
+          parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+          typedSearchAttributes: [
+            { key: SA.ExperimentId, value: spec.id },
+            { key: SA.Stage, value: stage },
+          ],
+          staticSummary: `${stage} stage of ${spec.id}`,
+        });
+        const stageResult = await child.result();
+        const producer = { workflowId, runId: child.firstExecutionRunId };
+        await recordStage({ stage, key: plan.key, store: spec.store, result: stageResult, producer });
+        outcome = { status: 'ran', cacheKey: plan.key, producer, result: stageResult };
+        progress.stages[stage] = 'completed';
+      } catch (err) {
+        progress.stages[stage] = 'failed';
+        throw err;
+      }
+    }
+    result.stages[stage] = outcome;
+    const refs = artifactRefsIn(outcome.result);
+    memo[stage] = Object.fromEntries(Object.entries(refs).map(([k, r]) => [k, r.uri]));
+    upstream.push(...Object.values(refs));
+    upsertMemo({ artifacts: memo, [`${stage}Producer`]: outcome.producer });
+  }
+  progress.current = null;
+  log.info('experiment finished', { experimentId: spec.id, run: workflowInfo().runId });
+  return result;
+}
+
+/**
+ * ArtifactRef-shaped values (uri + sha256) in a stage result, by dotted path: for the memo and to
+ * key downstream stages on upstream content.
+ */
+function artifactRefsIn(value: unknown, out: Record<string, ArtifactRef> = {}, path = ''): Record<string, ArtifactRef> {
+  if (value && typeof value === 'object') {
+    const v = value as Partial<ArtifactRef>;
+    if (typeof v.uri === 'string' && typeof v.sha256 === 'string') out[path] = v as ArtifactRef;
+    else for (const [k, x] of Object.entries(value)) artifactRefsIn(x, out, path ? `${path}.${k}` : k);
+  }
+  return out;
+}

@@ -1,0 +1,4 @@
+// Every workflow the bottega worker serves. Explicit named re-exports: `export *` barrels can
+// drop workflows from the bundle.
+export { experimentWorkflow, progressQuery } from './experiment';
+export { mineStageWorkflow, mineRepoWorkflow, mineProgressQuery } from './mine';

@@ -44,6 +44,8 @@ export async function createWorkers(opts: WorkerOptions): Promise<Worker[]> {
         ...(cap === 'cpu' ? { workflowBundle: await workflowBundle() } : {}),
         // Let heartbeating activities see worker shutdown and finish their current step.
         shutdownGraceTime: '10 seconds',
+        // Cancellation reaches an activity in a heartbeat response: keep that latency to seconds.
+        maxHeartbeatThrottleInterval: '3 seconds',
       })
     );
   }

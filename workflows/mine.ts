@@ -1,4 +1,5 @@
 import {
+  ActivityCancellationType,
   continueAsNew,
   defineQuery,
   executeChild,
@@ -18,6 +19,9 @@ const { minePage } = proxyActivities<Activities>({
   startToCloseTimeout: '2 hours',
   // minePage heartbeats every few seconds, so a dead worker is noticed quickly and the page retried.
   heartbeatTimeout: '20 seconds',
+  // On cancel, wait for the activity to acknowledge (it stops its listing and LLM calls) before
+  // the stage reports cancelled.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 6 },
 });
 
@@ -39,6 +43,11 @@ export interface MineRepoInput {
   prefix: string;
   /** Carried across continue-as-new. */
   state?: MineRepoState;
+  /**
+   * Continue-as-new after this many pages in one run. Defaults to when the server suggests it or
+   * the history passes a few thousand events; set low to exercise the path in tests.
+   */
+  continueAsNewAfterPages?: number;
 }
 
 /** Loop state of a repository, small and JSON-plain so it survives continue-as-new. */
@@ -108,6 +117,7 @@ export async function mineRepoWorkflow(input: MineRepoInput): Promise<MineRepoRe
     tokens: state.tokens,
   }));
 
+  const startPages = state.pages;
   while (state.cursor !== null) {
     const remaining = source.max_prs === undefined ? Infinity : source.max_prs - state.prsSeen;
     if (remaining <= 0) break;
@@ -128,7 +138,12 @@ export async function mineRepoWorkflow(input: MineRepoInput): Promise<MineRepoRe
     state.samples += out.samples;
     state.tokens += out.tokens;
     const info = workflowInfo();
-    if (state.cursor !== null && (info.continueAsNewSuggested || info.historyLength > HISTORY_EVENTS_LIMIT)) {
+    const pagesThisRun = state.pages - startPages;
+    const tooLong =
+      info.continueAsNewSuggested ||
+      info.historyLength > HISTORY_EVENTS_LIMIT ||
+      (input.continueAsNewAfterPages !== undefined && pagesThisRun >= input.continueAsNewAfterPages);
+    if (state.cursor !== null && tooLong) {
       await continueAsNew<typeof mineRepoWorkflow>({ ...input, state });
     }
   }

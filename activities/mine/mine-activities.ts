@@ -14,6 +14,7 @@ import {
   StoreConfig,
   type PrRecord,
 } from '../../contracts';
+import { withHeartbeats } from '../heartbeat';
 import { loggerFor } from '../logger';
 import { validateInput } from '../validate';
 import { openStore, type ArtifactStore } from '../store/artifact-store';
@@ -96,24 +97,25 @@ export function createMineActivities(deps: MineDeps) {
         // Repo-level decontamination: do not spend API quota on a repository we would drop whole.
         log.info('repository is on the decontamination list; skipped without listing');
       } else {
-        ({ prs, nextCursor } = await listPage(source, raw.cursor, raw.limit, deps));
+        const listing = listPage(source, raw.cursor, raw.limit, deps);
+        ({ prs, nextCursor } = await withHeartbeats(() => ({ cursor: raw.cursor, page: raw.page, step: 'listing' }), listing));
       }
-      ctx.heartbeat({ cursor: raw.cursor, page: raw.page, listed: prs.length });
 
       if (config.enhance.enabled) {
         const apiKey = deps.env[config.enhance.api_key_env];
         const limit = pLimit(config.enhance.concurrency);
-        prs = await Promise.all(
+        const enhancing = Promise.all(
           prs.map(async (pr) => {
             // Only PRs that pass the cheap filters are worth LLM calls.
             if (!pr.merged && config.filters.merged_only) return pr;
-            const r = await enhancePr(pr, config.enhance, { apiKey, limit });
+            const r = await enhancePr(pr, config.enhance, { apiKey, limit, signal: ctx.cancellationSignal });
             tally.enhance.calls += r.calls;
             tally.enhance.failures += r.failures;
             for (const [k, v] of Object.entries(r.failureReasons)) tally.add(tally.enhance.failure_reasons, k, v);
             return r.pr;
           })
         );
+        prs = await withHeartbeats(() => ({ cursor: raw.cursor, page: raw.page, step: 'enhancing' }), enhancing);
       }
 
       const tokenizer = await getTokenizer(config.tokenizer);

@@ -131,6 +131,27 @@ describe('mine stage on the real Temporal dev server', () => {
     assert.equal(result.stages.mine!.status, 'ran');
   });
 
+  it('a long repository continues as new and loses no page', async () => {
+    const [widgets] = repos;
+    const source = { type: 'git', repo: widgets!.repo, path: widgets!.path, ref: 'HEAD', description: '' };
+    const config = { sources: [source], page_size: 1 };
+    const handle = await env.client.workflow.start('mineRepoWorkflow', {
+      workflowId: 'exp-it-can/mine/0-acme__widgets',
+      taskQueue: TASK_QUEUES.cpu,
+      args: [{ experimentId: 'exp-it-can', source, config, store: {}, prefix: 'it/can', continueAsNewAfterPages: 2 }],
+    });
+    const r = (await handle.result()) as { pages: number; prsSeen: number };
+    assert.equal(r.pages, r.prsSeen, 'one PR per page');
+    assert.ok(r.pages >= 5);
+    const statuses: string[] = [];
+    for await (const wf of env.client.workflow.list({ query: 'WorkflowId = "exp-it-can/mine/0-acme__widgets"' })) {
+      statuses.push(wf.status.name);
+    }
+    const runs = Math.ceil(r.pages / 2);
+    assert.equal(statuses.length, runs, 'a new run every two pages');
+    assert.equal(statuses.filter((s) => s === 'CONTINUED_AS_NEW').length, runs - 1);
+  });
+
   it('an invalid spec fails the workflow at entry with a non-retryable InvalidSpec', async () => {
     const bad = { id: 'exp-bad', mine: { sources: [{ type: 'git', repo: 'foo', path: '/nope' }], colour: 1 } };
     await assert.rejects(runExperiment(bad as unknown as ExperimentSpecInput), (e: unknown) => {

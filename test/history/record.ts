@@ -1,0 +1,79 @@
+/**
+ * Records workflow histories for the replay tests (test/unit/replay.test.ts). Run it after any
+ * intentional change to workflow code, and commit the files:
+ *
+ *   npm run record-histories
+ *
+ * Each history comes from a real run on a local Temporal dev server, saved with
+ * `temporal workflow show --output json` (the format the Web UI downloads too).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TASK_QUEUES } from '../../contracts';
+import { makeFixtureRepos } from '../../infra/fixtures/make-repos';
+import { cpuWorker, fixtureSpec } from '../helpers/stack';
+import { startTemporal, temporalCliPath } from '../helpers/temporal';
+
+const OUT = new URL('../history_files/', import.meta.url);
+
+async function main(): Promise<void> {
+  const env = await startTemporal();
+  const home = mkdtempSync(join(tmpdir(), 'bottega-record-'));
+  const { repos } = await makeFixtureRepos(join(home, 'fixtures'));
+  const worker = await cpuWorker(env, home);
+  // Replay needs each history's workflow id (child ids derive from it).
+  const manifest: Record<string, string> = {};
+  const save = (name: string, workflowId: string, runId?: string) => {
+    const args = ['workflow', 'show', '--address', env.address, '--workflow-id', workflowId, '--output', 'json'];
+    if (runId) args.push('--run-id', runId);
+    const json = execFileSync(temporalCliPath()!, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+    writeFileSync(new URL(`${name}.json`, OUT), json);
+    manifest[`${name}.json`] = workflowId;
+    console.log(`recorded ${name} (${workflowId})`);
+  };
+  await worker.runUntil(async () => {
+    const start = (id: string, args: unknown[], type = 'experimentWorkflow') =>
+      env.client.workflow.start(type, { workflowId: id, taskQueue: TASK_QUEUES.cpu, args });
+
+    const ran = await start('exp-history', [fixtureSpec('exp-history', repos)]);
+    await ran.result();
+    save('experiment-ran', 'exp-history', ran.firstExecutionRunId);
+    save('mine-stage', 'exp-history/mine');
+    save('mine-repo', 'exp-history/mine/0-acme__widgets');
+
+    const cached = await start('exp-history', [fixtureSpec('exp-history', repos)]);
+    await cached.result();
+    save('experiment-cached', 'exp-history', cached.firstExecutionRunId);
+
+    const invalid = await start('exp-history-invalid', [{ id: 'exp-history-invalid', mine: { sources: [] } }]);
+    await invalid.result().catch(() => undefined);
+    save('experiment-invalid', 'exp-history-invalid');
+
+    const source = { type: 'git', repo: repos[0]!.repo, path: repos[0]!.path, ref: 'HEAD', description: '' };
+    const can = await start(
+      'exp-history-can/mine/0-acme__widgets',
+      [
+        {
+          experimentId: 'exp-history-can',
+          source,
+          config: { sources: [source], page_size: 2 },
+          store: {},
+          prefix: 'h/can',
+          continueAsNewAfterPages: 2,
+        },
+      ],
+      'mineRepoWorkflow'
+    );
+    await can.result();
+    save('mine-repo-continued', 'exp-history-can/mine/0-acme__widgets', can.firstExecutionRunId);
+  });
+  writeFileSync(new URL('manifest.json', OUT), JSON.stringify(manifest, null, 2) + '\n');
+  await env.teardown();
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -103,8 +103,8 @@ export const MineConfig = z.strictObject({
   /** More relevant files than this are truncated (counted as skipped). */
   max_relevant_files: z.number().int().positive().default(50),
   enhance: EnhanceConfig.prefault({}),
-  /** Tokenizer of the target model. `qwen2.5` is the default (same BPE vocabulary as Qwen3). */
-  tokenizer: z.enum(['qwen2.5']).default('qwen2.5'),
+  /** Tokenizer of the target model: `qwen2.5` (default, the paper's base models) or `qwen3` (4 more added tokens). */
+  tokenizer: z.enum(['qwen2.5', 'qwen3']).default('qwen2.5'),
   /** Length gate in tokens: samples above are dropped (the paper uses 32k). */
   max_tokens: z.number().int().positive().default(32_768),
   /** PRs per page: the unit of heartbeating and resume. */

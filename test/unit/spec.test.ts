@@ -61,6 +61,22 @@ describe('spec validation', () => {
   });
 });
 
+describe('examples/', () => {
+  it('every example spec is valid', async () => {
+    const { readdirSync } = await import('node:fs');
+    const { readSpecFile } = await import('../../cli/spec-file');
+    const { ExperimentSpec } = await import('../../contracts');
+    const files = readdirSync('examples').filter((f) => /\.(ya?ml|json)$/.test(f) && !f.includes('schema'));
+    assert.ok(files.length >= 3);
+    for (const f of files) {
+      const read = readSpecFile(join('examples', f));
+      assert.ok(read.ok, f);
+      const r = ExperimentSpec.safeParse(read.value);
+      assert.ok(r.success, `${f}: ${r.error?.message}`);
+    }
+  });
+});
+
 describe('bottega CLI', () => {
   const cli = (args: string[]) =>
     spawnSync(process.execPath, ['bin/bottega.mjs', ...args], {
@@ -95,6 +111,6 @@ describe('bottega CLI', () => {
     assert.equal(schema.additionalProperties, false);
     assert.ok(schema.properties.mine);
     const { readFileSync } = await import('node:fs');
-    assert.deepEqual(JSON.parse(readFileSync('examples/experiment.schema.json', 'utf8')), schema, 'run: npm run bottega -- schema > examples/experiment.schema.json');
+    assert.deepEqual(JSON.parse(readFileSync('examples/experiment.schema.json', 'utf8')), schema, 'regenerate it: npm run schema');
   });
 });

@@ -7,7 +7,7 @@ import { getTokenizer, loadTokenizer, tokenizerJsonPath } from '../../activities
 
 /**
  * Expected ids produced once with the Rust-backed Python `tokenizers` 0.23.3 on the same file:
- *   Tokenizer.from_file(tokenizerJsonPath('qwen2.5')).encode(s, add_special_tokens=False).ids
+ *   Tokenizer.from_file(tokenizerJsonPath('qwen3')).encode(s, add_special_tokens=False).ids
  */
 const GOLDEN: Array<[string, number[]]> = [
   ['Hello, world!', [9707, 11, 1879, 0]],
@@ -100,7 +100,7 @@ function corpus(): string[] {
 
 void describe('tokenizer qwen2.5', () => {
   void it('matches HF tokenizers ids on known strings', async () => {
-    const tk = await getTokenizer('qwen2.5');
+    const tk = await getTokenizer('qwen3');
     for (const [text, ids] of GOLDEN) {
       assert.deepEqual(tk.encode(text), ids, JSON.stringify(text));
       assert.equal(tk.count(text), ids.length, JSON.stringify(text));
@@ -108,18 +108,18 @@ void describe('tokenizer qwen2.5', () => {
   });
 
   void it('is memoised and exposes metadata', async () => {
-    const [a, b] = await Promise.all([getTokenizer('qwen2.5'), getTokenizer('qwen2.5')]);
+    const [a, b] = await Promise.all([getTokenizer('qwen3'), getTokenizer('qwen3')]);
     assert.equal(a, b);
-    assert.equal(a.name, 'qwen2.5');
+    assert.equal(a.name, 'qwen3');
     assert.equal(a.vocabSize, 151_669);
-    const path = tokenizerJsonPath('qwen2.5');
+    const path = tokenizerJsonPath('qwen3');
     assert.ok(isAbsolute(path) && path.endsWith('tokenizer.json'));
     assert.equal(a.fingerprint, createHash('sha256').update(readFileSync(path)).digest('hex'));
     assert.match(a.fingerprint, /^[0-9a-f]{64}$/);
   });
 
   void it('counts unicode, emoji, CJK and whitespace-heavy code', async () => {
-    const tk = await getTokenizer('qwen2.5');
+    const tk = await getTokenizer('qwen3');
     assert.equal(tk.count('😀'), 1);
     assert.equal(tk.count('🇺🇸'), 2); // HF: [145526, 145383]
     assert.equal(tk.count('你好，世界'), 3);
@@ -130,17 +130,17 @@ void describe('tokenizer qwen2.5', () => {
   });
 
   void it('never adds BOS/EOS; lone surrogates encode as U+FFFD', async () => {
-    const tk = await getTokenizer('qwen2.5');
+    const tk = await getTokenizer('qwen3');
     assert.deepEqual(tk.encode('hello'), [14990]);
     assert.deepEqual(tk.encode('a\ud800b'), tk.encode('a\ufffdb'));
   });
 
   void it('cached scanner encoding equals a fresh uncached regex encoder (and a tiny rotating cache)', async () => {
-    const cached = await getTokenizer('qwen2.5');
+    const cached = await getTokenizer('qwen3');
     // reference: no cache, the pre-tokenizer regex itself instead of the hand-written scanner
-    const fresh = loadTokenizer('qwen2.5', { cacheSize: 0, pretokenizer: 'regex' });
-    const uncachedScan = loadTokenizer('qwen2.5', { cacheSize: 0 });
-    const tiny = loadTokenizer('qwen2.5', { cacheSize: 3 });
+    const fresh = loadTokenizer('qwen3', { cacheSize: 0, pretokenizer: 'regex' });
+    const uncachedScan = loadTokenizer('qwen3', { cacheSize: 0 });
+    const tiny = loadTokenizer('qwen3', { cacheSize: 3 });
     assert.equal(fresh.fingerprint, cached.fingerprint);
     const texts = corpus();
     for (let pass = 0; pass < 2; pass++) {
@@ -155,10 +155,25 @@ void describe('tokenizer qwen2.5', () => {
   });
 
   void it('is independent of how text is split around added tokens', async () => {
-    const tk = await getTokenizer('qwen2.5');
+    const tk = await getTokenizer('qwen3');
     const a = tk.encode('x<|im_start|>y');
     assert.deepEqual(a, [...tk.encode('x'), 151644, ...tk.encode('y')]);
     // a partial marker is plain text
     assert.ok(!tk.encode('<|im_start').includes(151644));
+  });
+});
+
+void describe('qwen2.5 versus qwen3', () => {
+  void it('qwen2.5 lacks the four Qwen3-only added tokens (ids from HF tokenizers on the same files)', async () => {
+    const q25 = await getTokenizer('qwen2.5');
+    const q3 = await getTokenizer('qwen3');
+    assert.equal(q25.vocabSize, 151665);
+    assert.equal(q3.vocabSize, 151669);
+    const text = '<think>x</think><tool_call>';
+    assert.deepEqual(q25.encode(text), [13708, 766, 28257, 522, 26865, 29, 151657]);
+    assert.deepEqual(q3.encode(text), [151667, 87, 151668, 151657]);
+    assert.notEqual(q25.fingerprint, q3.fingerprint);
+    // Same BPE: ordinary text encodes identically.
+    assert.deepEqual(q25.encode('def f(x):\n    return x + 1\n'), q3.encode('def f(x):\n    return x + 1\n'));
   });
 });

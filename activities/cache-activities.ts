@@ -3,9 +3,8 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { ArtifactRef, ExperimentSpec, Producer, StoreConfig, type StageName } from '../contracts';
+import { ArtifactRef, ExperimentSpec, Producer, StoreConfig, parseInput, INVALID_SPEC, type StageName } from '../contracts';
 import { loggerFor } from './logger';
-import { validateInput } from './validate';
 import { ENHANCE_PROMPT_VERSION } from './mine/enhance';
 import { getTokenizer } from './mine/tokenizer';
 import { openStore } from './store/artifact-store';
@@ -54,7 +53,7 @@ async function environmentOf(stage: StageName, spec: ExperimentSpec): Promise<Re
         env[`source${i}.head`] = stdout.trim();
       } catch (e) {
         throw ApplicationFailure.create({
-          type: 'InvalidSpec',
+          type: INVALID_SPEC,
           nonRetryable: true,
           message: `mine.sources[${i}].path: cannot read ref ${JSON.stringify(s.ref)} of git repository ${s.path}: ${(e as Error).message.split('\n')[0]}`,
         });
@@ -64,7 +63,7 @@ async function environmentOf(stage: StageName, spec: ExperimentSpec): Promise<Re
           env[`source${i}.issues`] = createHash('sha256').update(await readFile(s.issues_file)).digest('hex');
         } catch {
           throw ApplicationFailure.create({
-            type: 'InvalidSpec',
+            type: INVALID_SPEC,
             nonRetryable: true,
             message: `mine.sources[${i}].issues_file: cannot read ${s.issues_file}`,
           });
@@ -80,7 +79,7 @@ export function createCacheActivities(deps: { env: NodeJS.ProcessEnv }) {
   return {
     /** Computes a stage's cache key and returns a usable cached result unless the stage is forced. */
     async planStage(input: PlanStageInput): Promise<StagePlan> {
-      const spec = validateInput(ExperimentSpec, input.spec, 'experiment spec');
+      const spec = parseInput(ExperimentSpec, input.spec, 'experiment spec');
       const store = openStore(spec.store, deps.env);
       const config = spec[input.stage];
       const key = stepCacheKey({
@@ -113,7 +112,7 @@ export function createCacheActivities(deps: { env: NodeJS.ProcessEnv }) {
       result: unknown;
       producer: Producer;
     }): Promise<ArtifactRef> {
-      const store = openStore(validateInput(StoreConfig, input.store, 'store config'), deps.env);
+      const store = openStore(parseInput(StoreConfig, input.store, 'store config'), deps.env);
       return recordStep(store, {
         key: input.key,
         stage: input.stage,

@@ -7,3 +7,4 @@ export * from './spec';
 export * from './store';
 export * from './validation';
 export * from './temporal';
+export * from './failures';

@@ -12,6 +12,7 @@ import {
 import type { Activities } from '../activities';
 import {
   ExperimentSpec,
+  parseInput,
   SA,
   STAGES,
   type ExperimentResult,
@@ -19,7 +20,6 @@ import {
   type StageOutcome,
   type ArtifactRef,
 } from '../contracts';
-import { parseWorkflowInput } from './failures';
 import { mineStageWorkflow } from './mine';
 
 // --- Activities ---
@@ -56,7 +56,7 @@ const STAGE_WORKFLOWS = {
  * the spec forces a rerun. Cancelling it cancels the running child and its activities.
  */
 export async function experimentWorkflow(rawSpec: ExperimentSpec): Promise<ExperimentResult> {
-  const spec = parseWorkflowInput(ExperimentSpec, rawSpec, 'experiment spec');
+  const spec = parseInput(ExperimentSpec, rawSpec, 'experiment spec');
   const progress: ExperimentProgress = { experimentId: spec.id, current: null, stages: {}, children: {} };
   const enabled = STAGES.filter((s) => spec[s] !== undefined);
   for (const s of STAGES) progress.stages[s] = enabled.includes(s) ? 'pending' : 'skipped';

@@ -9,8 +9,7 @@ import {
   ParentClosePolicy,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { MineConfig, MineSource, SA, StoreConfig, type MineStageResult } from '../contracts';
-import { parseWorkflowInput } from './failures';
+import { MineConfig, MineSource, SA, StoreConfig, parseInput, type MineStageResult } from '../contracts';
 import { runWindowed } from './window';
 
 // --- Activities ---
@@ -100,8 +99,8 @@ const HISTORY_EVENTS_LIMIT = 4000;
  * sources continue-as-new before history grows large.
  */
 export async function mineRepoWorkflow(input: MineRepoInput): Promise<MineRepoResult> {
-  const source = parseWorkflowInput(MineSource, input.source, 'mine source');
-  const config = parseWorkflowInput(MineConfig, input.config, 'mine config');
+  const source = parseInput(MineSource, input.source, 'mine source');
+  const config = parseInput(MineConfig, input.config, 'mine config');
   const state: MineRepoState = input.state ?? {
     cursor: source.type === 'github' ? 1 : 0,
     pages: 0,
@@ -155,7 +154,7 @@ export async function mineRepoWorkflow(input: MineRepoInput): Promise<MineRepoRe
  * once, then one activity that concatenates the parts into the stage's artifacts.
  */
 export async function mineStageWorkflow(input: MineStageInput): Promise<MineStageResult> {
-  const config = parseWorkflowInput(MineConfig, input.config, 'mine config');
+  const config = parseInput(MineConfig, input.config, 'mine config');
   const progress: MineProgress = { repos: config.sources.length, reposDone: 0, prsSeen: 0, samples: 0, tokens: 0 };
   setHandler(mineProgressQuery, () => progress);
   const me = workflowInfo();

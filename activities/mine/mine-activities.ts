@@ -12,11 +12,11 @@ import {
   MineStageResult,
   MineSummary,
   StoreConfig,
+  parseInput,
   type PrRecord,
 } from '../../contracts';
 import { withHeartbeats } from '../heartbeat';
 import { loggerFor } from '../logger';
-import { validateInput } from '../validate';
 import { openStore, type ArtifactStore } from '../store/artifact-store';
 import { enhancePr } from './enhance';
 import { isDecontaminatedRepo } from './filters';
@@ -83,9 +83,9 @@ export function createMineActivities(deps: MineDeps) {
      * identical parts: nothing is lost or duplicated. Heartbeats carry the cursor.
      */
     async minePage(raw: MinePageInput): Promise<MinePageOutput> {
-      const config = validateInput(MineConfig, raw.config, 'mine config');
-      const source = validateInput(MineSource, raw.source, 'mine source');
-      const storeCfg = validateInput(StoreConfig, raw.store, 'store config');
+      const config = parseInput(MineConfig, raw.config, 'mine config');
+      const source = parseInput(MineSource, raw.source, 'mine source');
+      const storeCfg = parseInput(StoreConfig, raw.store, 'store config');
       const ctx = Context.current();
       const log = loggerFor({ experimentId: raw.experimentId, stage: 'mine', activity: 'minePage', repo: source.repo });
       const store = openStore(storeCfg, deps.env);
@@ -149,8 +149,8 @@ export function createMineActivities(deps: MineDeps) {
       prefix: string;
       repos: { prefix: string; pages: number }[];
     }): Promise<MineStageResult> {
-      const config = validateInput(MineConfig, input.config, 'mine config');
-      const storeCfg = validateInput(StoreConfig, input.store, 'store config');
+      const config = parseInput(MineConfig, input.config, 'mine config');
+      const storeCfg = parseInput(StoreConfig, input.store, 'store config');
       const store = openStore(storeCfg, deps.env);
       const ctx = Context.current();
       const tally = new PageTally();

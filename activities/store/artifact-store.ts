@@ -304,12 +304,3 @@ export function openStore(cfg: StoreConfig, env: NodeJS.ProcessEnv = process.env
   if (uri.startsWith('s3://')) return new S3ArtifactStore(uri, s3SettingsFromEnv(cfg.s3, env));
   return new LocalArtifactStore(fileURLToPath(uri));
 }
-
-/** Opens the store holding a given artifact URI (for readers that only have a reference). */
-export function storeForUri(uri: string, cfg: StoreConfig, env: NodeJS.ProcessEnv = process.env): ArtifactStore {
-  if (uri.startsWith('s3://')) {
-    const bucket = /^s3:\/\/([^/]+)/.exec(uri)?.[1] ?? '';
-    return new S3ArtifactStore(`s3://${bucket}`, s3SettingsFromEnv(cfg.s3, env));
-  }
-  return new LocalArtifactStore('/');
-}

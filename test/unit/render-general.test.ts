@@ -1,31 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { PrRecord } from '../../contracts/pr';
+import { fixture, golden, goldenNames } from '../helpers/golden';
 import { renderGeneralSample, reviewThreads } from '../../activities/mine/render-general';
 
-const GOLDEN = fileURLToPath(new URL('../fixtures/golden/', import.meta.url));
-const UPDATE = process.env.UPDATE_GOLDEN === '1';
-
-function fixture(name: string): PrRecord {
-  return PrRecord.parse(JSON.parse(readFileSync(`${GOLDEN}${name}.pr.json`, 'utf8')));
-}
-
-/** Compares with the golden file byte for byte; `UPDATE_GOLDEN=1` rewrites it instead. */
-function golden(file: string, actual: string): void {
-  if (UPDATE) writeFileSync(`${GOLDEN}${file}`, actual);
-  assert.equal(
-    actual,
-    readFileSync(`${GOLDEN}${file}`, 'utf8'),
-    `golden ${file} differs (UPDATE_GOLDEN=1 regenerates)`
-  );
-}
-
-const names = readdirSync(GOLDEN)
-  .filter((f) => f.endsWith('.pr.json'))
-  .map((f) => f.slice(0, -'.pr.json'.length))
-  .sort();
+const names = goldenNames;
 
 void test('golden fixtures exist', () => {
   assert.equal(names.length, 4);

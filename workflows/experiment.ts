@@ -1,6 +1,7 @@
 import {
   defineQuery,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   startChild,
   upsertMemo,
@@ -61,6 +62,14 @@ export async function experimentWorkflow(rawSpec: ExperimentSpec): Promise<Exper
   const enabled = STAGES.filter((s) => spec[s] !== undefined);
   for (const s of STAGES) progress.stages[s] = enabled.includes(s) ? 'pending' : 'skipped';
   setHandler(progressQuery, () => progress);
+  // Live details for the Web UI's "Current Details" panel (not recorded in history).
+  const show = () =>
+    setCurrentDetails(
+      ['| stage | status | workflow |', '|---|---|---|']
+        .concat(enabled.map((s) => `| ${s} | ${progress.stages[s]} | ${progress.children[s] ?? ''} |`))
+        .join('\n')
+    );
+  show();
 
   upsertSearchAttributes([
     { key: SA.ExperimentId, value: spec.id },
@@ -74,17 +83,20 @@ export async function experimentWorkflow(rawSpec: ExperimentSpec): Promise<Exper
   for (const stage of enabled) {
     progress.current = stage;
     progress.stages[stage] = 'planning';
+    show();
     upsertSearchAttributes([{ key: SA.Stage, value: stage }]);
     const plan = await planStage({ experimentId: spec.id, stage, spec, upstream });
     let outcome: StageOutcome;
     if (plan.hit) {
       progress.stages[stage] = 'cached';
+      show();
       log.info('stage reused from the step cache', { stage, producer: plan.hit.producer });
       outcome = { status: 'cached', cacheKey: plan.key, producer: plan.hit.producer, result: plan.hit.result };
     } else {
       progress.stages[stage] = 'running';
       const workflowId = `${spec.id}/${stage}`;
       progress.children[stage] = workflowId;
+      show();
       try {
         const child = await startChild(STAGE_WORKFLOWS[stage], {
           workflowId,
@@ -102,8 +114,10 @@ export async function experimentWorkflow(rawSpec: ExperimentSpec): Promise<Exper
         await recordStage({ stage, key: plan.key, store: spec.store, result: stageResult, producer });
         outcome = { status: 'ran', cacheKey: plan.key, producer, result: stageResult };
         progress.stages[stage] = 'completed';
+        show();
       } catch (err) {
         progress.stages[stage] = 'failed';
+        show();
         throw err;
       }
     }

@@ -4,6 +4,7 @@ import {
   defineQuery,
   executeChild,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   workflowInfo,
   ParentClosePolicy,
@@ -174,6 +175,9 @@ export async function mineStageWorkflow(input: MineStageInput): Promise<MineStag
     progress.prsSeen += r.prsSeen;
     progress.samples += r.samples;
     progress.tokens += r.tokens;
+    setCurrentDetails(
+      `repositories ${progress.reposDone}/${progress.repos} · PRs ${progress.prsSeen} · samples ${progress.samples} · tokens ${progress.tokens}`
+    );
     return r;
   });
 

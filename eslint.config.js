@@ -4,9 +4,33 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 const nodeBuiltins = [
-  'assert', 'buffer', 'child_process', 'cluster', 'crypto', 'dgram', 'dns', 'events', 'fs', 'fs/promises', 'http',
-  'http2', 'https', 'net', 'os', 'path', 'perf_hooks', 'process', 'readline', 'stream', 'tls', 'url', 'util',
-  'v8', 'vm', 'worker_threads', 'zlib',
+  'assert',
+  'buffer',
+  'child_process',
+  'cluster',
+  'crypto',
+  'dgram',
+  'dns',
+  'events',
+  'fs',
+  'fs/promises',
+  'http',
+  'http2',
+  'https',
+  'net',
+  'os',
+  'path',
+  'perf_hooks',
+  'process',
+  'readline',
+  'stream',
+  'tls',
+  'url',
+  'util',
+  'v8',
+  'vm',
+  'worker_threads',
+  'zlib',
 ];
 
 export default tseslint.config(
@@ -30,7 +54,11 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-floating-promises': [
         'error',
-        { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite'] }] },
+        {
+          allowForKnownSafeCalls: [
+            { from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite'] },
+          ],
+        },
       ],
     },
   },
@@ -41,17 +69,25 @@ export default tseslint.config(
         'error',
         {
           paths: [
-            ...nodeBuiltins.flatMap((m) => [m, `node:${m}`]).map((name) => ({
-              name,
-              message: 'Workflows are deterministic: no Node builtins or I/O. Move this to an activity.',
-            })),
+            ...nodeBuiltins
+              .flatMap((m) => [m, `node:${m}`])
+              .map((name) => ({
+                name,
+                message: 'Workflows are deterministic: no Node builtins or I/O. Move this to an activity.',
+              })),
             { name: 'pino', message: 'Use log from @temporalio/workflow inside workflows.' },
             { name: 'dockerode', message: 'Docker belongs in activities.' },
             { name: '@aws-sdk/client-s3', message: 'S3 belongs in activities.' },
             { name: '@temporalio/activity', message: 'Activities context is not available in workflows.' },
             { name: '@temporalio/client', message: 'Use child workflows / activities instead of the client.' },
           ],
-          patterns: [{ group: ['../activities', '../activities/**'], allowTypeImports: true, message: 'Workflows may only import activity types (import type).' }],
+          patterns: [
+            {
+              group: ['../activities', '../activities/**'],
+              allowTypeImports: true,
+              message: 'Workflows may only import activity types (import type).',
+            },
+          ],
         },
       ],
       'no-restricted-globals': [

@@ -3,7 +3,15 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { ArtifactRef, ExperimentSpec, Producer, StoreConfig, parseInput, INVALID_SPEC, type StageName } from '../contracts';
+import {
+  ArtifactRef,
+  ExperimentSpec,
+  Producer,
+  StoreConfig,
+  parseInput,
+  INVALID_SPEC,
+  type StageName,
+} from '../contracts';
 import { loggerFor } from './logger';
 import { ENHANCE_PROMPT_VERSION } from './mine/enhance';
 import { getTokenizer } from './mine/tokenizer';
@@ -60,7 +68,9 @@ async function environmentOf(stage: StageName, spec: ExperimentSpec): Promise<Re
       }
       if (s.issues_file) {
         try {
-          env[`source${i}.issues`] = createHash('sha256').update(await readFile(s.issues_file)).digest('hex');
+          env[`source${i}.issues`] = createHash('sha256')
+            .update(await readFile(s.issues_file))
+            .digest('hex');
         } catch {
           throw ApplicationFailure.create({
             type: INVALID_SPEC,

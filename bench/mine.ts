@@ -167,7 +167,9 @@ export async function runMineBench(argv: string[]): Promise<number> {
     const lt = TokenizerLoader.fromPreTrained({
       tokenizerJSON: JSON.parse(readFileSync(jsonPath, 'utf8')),
       // The package ships tokenizer_config.json beside the Qwen3 file.
-      tokenizerConfig: JSON.parse(readFileSync(join(dirname(tokenizerJsonPath('qwen3')), 'tokenizer_config.json'), 'utf8')),
+      tokenizerConfig: JSON.parse(
+        readFileSync(join(dirname(tokenizerJsonPath('qwen3')), 'tokenizer_config.json'), 'utf8')
+      ),
     });
     const sub = texts.slice(0, nLenml);
     let n = 0;

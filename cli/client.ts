@@ -16,7 +16,9 @@ export function workflowUrl(workflowId: string, env: NodeJS.ProcessEnv = process
 }
 
 /** Connects a client; the caller closes `connection`. Fails with a message naming the address. */
-export async function connectClient(env: NodeJS.ProcessEnv = process.env): Promise<{ client: Client; connection: Connection }> {
+export async function connectClient(
+  env: NodeJS.ProcessEnv = process.env
+): Promise<{ client: Client; connection: Connection }> {
   const t = temporalSettings(env);
   let connection: Connection;
   try {

@@ -87,7 +87,11 @@ program
 program
   .command('worker')
   .description('run a worker serving the task queues of the given capabilities')
-  .option('--capabilities <list>', 'comma-separated: cpu, docker, slurm', process.env.BOTTEGA_WORKER_CAPABILITIES ?? 'cpu')
+  .option(
+    '--capabilities <list>',
+    'comma-separated: cpu, docker, slurm',
+    process.env.BOTTEGA_WORKER_CAPABILITIES ?? 'cpu'
+  )
   .action(async (o: { capabilities: string }) => {
     const { runWorker } = await import('../workers/main');
     await runWorker(o.capabilities);

@@ -13,7 +13,12 @@ export function readSpecFile(file: string): { ok: true; value: unknown } | { ok:
   try {
     return { ok: true, value: /\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text) };
   } catch (e) {
-    return { ok: false, problems: [{ path: file, message: `not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${(e as Error).message}` }] };
+    return {
+      ok: false,
+      problems: [
+        { path: file, message: `not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${(e as Error).message}` },
+      ],
+    };
   }
 }
 

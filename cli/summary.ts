@@ -4,7 +4,9 @@ const fmt = (n: number) => n.toLocaleString('en-US');
 
 function counts(c: Record<string, number>, indent = '    '): string[] {
   const entries = Object.entries(c).filter(([, v]) => v > 0);
-  return entries.length ? entries.map(([k, v]) => `${indent}${k.padEnd(28)} ${fmt(v).padStart(8)}`) : [`${indent}(none)`];
+  return entries.length
+    ? entries.map(([k, v]) => `${indent}${k.padEnd(28)} ${fmt(v).padStart(8)}`)
+    : [`${indent}(none)`];
 }
 
 /** Human-readable summary of the mine stage. */
@@ -30,11 +32,13 @@ export function formatMineSummary(r: MineStageResult): string {
     );
   }
   lines.push(`  relevant files skipped:`, ...counts(s.files_skipped));
-  if (s.enhance.calls) lines.push(`  LLM enhancement: ${s.enhance.calls} calls, ${s.enhance.failures} failed (original text kept)`);
+  if (s.enhance.calls)
+    lines.push(`  LLM enhancement: ${s.enhance.calls} calls, ${s.enhance.failures} failed (original text kept)`);
   lines.push(`  task candidates                ${fmt(s.task_candidates).padStart(8)}`);
   lines.push(`  samples ${fmt(s.samples)}, tokens ${fmt(s.tokens)}`);
   lines.push(`  artifacts:`);
-  for (const [k, a] of Object.entries(r.artifacts)) if (a) lines.push(`    ${k.padEnd(10)} ${a.uri}  (${a.records ?? '-'} records, sha256 ${a.sha256.slice(0, 12)})`);
+  for (const [k, a] of Object.entries(r.artifacts))
+    if (a) lines.push(`    ${k.padEnd(10)} ${a.uri}  (${a.records ?? '-'} records, sha256 ${a.sha256.slice(0, 12)})`);
   return lines.join('\n');
 }
 
@@ -42,7 +46,9 @@ export function formatMineSummary(r: MineStageResult): string {
 export function formatExperimentResult(r: ExperimentResult): string {
   const out = [`experiment ${r.experimentId}`];
   for (const [stage, o] of Object.entries(r.stages)) {
-    out.push(`stage ${stage}: ${o.status === 'cached' ? `reused from cache (produced by ${o.producer.workflowId} run ${o.producer.runId})` : `ran (${o.producer.workflowId})`}`);
+    out.push(
+      `stage ${stage}: ${o.status === 'cached' ? `reused from cache (produced by ${o.producer.workflowId} run ${o.producer.runId})` : `ran (${o.producer.workflowId})`}`
+    );
     if (stage === 'mine') out.push(formatMineSummary(o.result as MineStageResult));
   }
   return out.join('\n');

@@ -16,8 +16,6 @@ export const ArtifactRef = z.strictObject({
   /** Schema version of the content, bumped when the record shape changes. */
   schemaVersion: z.number().int().positive().default(1),
   /** Which run produced it (lineage). */
-  producer: z
-    .strictObject({ workflowId: z.string(), runId: z.string(), step: z.string() })
-    .optional(),
+  producer: z.strictObject({ workflowId: z.string(), runId: z.string(), step: z.string() }).optional(),
 });
 export type ArtifactRef = z.infer<typeof ArtifactRef>;

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 
 /** `owner/name`, as GitHub spells repositories. */
-export const RepoName = z
-  .string()
-  .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, { error: (iss) => `expected "owner/name", got ${JSON.stringify(iss.input)}` });
+export const RepoName = z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, {
+  error: (iss) => `expected "owner/name", got ${JSON.stringify(iss.input)}`,
+});
 export type RepoName = z.infer<typeof RepoName>;
 
 /** The 12 repositories of SWE-bench Verified: the paper's repo-level decontamination list. */
@@ -27,7 +27,10 @@ export const GithubSource = z.strictObject({
   type: z.literal('github'),
   repo: RepoName,
   /** Name of the environment variable holding the token. The token itself never enters a spec. */
-  token_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name').default('GITHUB_TOKEN'),
+  token_env: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')
+    .default('GITHUB_TOKEN'),
   /** API base URL; change it for GitHub Enterprise or a caching proxy. */
   api_url: z.url().default('https://api.github.com'),
   /** Stop after this many PRs (listing order: created ascending, so the cache stays valid). */

@@ -13,9 +13,7 @@ export type StageName = z.infer<typeof StageName>;
  */
 export const ExperimentSpec = z.strictObject({
   /** Experiment id: also the workflow id, and the prefix of each stage's child workflow id. */
-  id: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9._-]{0,99}$/, 'expected a lower-case slug like "exp-demo-1" (a-z, 0-9, . _ -)'),
+  id: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,99}$/, 'expected a lower-case slug like "exp-demo-1" (a-z, 0-9, . _ -)'),
   description: z.string().default(''),
   /** Sweep this experiment belongs to, if any (search attribute SweepId). */
   sweep_id: z.string().optional(),

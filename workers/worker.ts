@@ -61,7 +61,9 @@ export function parseCapabilities(list: string | undefined): Capability[] {
     .filter(Boolean);
   for (const c of caps) {
     if (!(c in TASK_QUEUES)) {
-      throw new Error(`unknown worker capability ${JSON.stringify(c)}; expected one of ${Object.keys(TASK_QUEUES).join(', ')}`);
+      throw new Error(
+        `unknown worker capability ${JSON.stringify(c)}; expected one of ${Object.keys(TASK_QUEUES).join(', ')}`
+      );
     }
   }
   return caps as Capability[];

@@ -164,7 +164,15 @@ export async function mineStageWorkflow(input: MineStageInput): Promise<MineStag
     const slug = source.repo.replace('/', '__');
     const r = await executeChild(mineRepoWorkflow, {
       workflowId: `${me.workflowId}/${i}-${slug}`,
-      args: [{ experimentId: input.experimentId, source, config, store: input.store, prefix: `${input.prefix}/repos/${i}-${slug}` }],
+      args: [
+        {
+          experimentId: input.experimentId,
+          source,
+          config,
+          store: input.store,
+          prefix: `${input.prefix}/repos/${i}-${slug}`,
+        },
+      ],
       parentClosePolicy: ParentClosePolicy.TERMINATE,
       typedSearchAttributes: [
         { key: SA.ExperimentId, value: input.experimentId },

@@ -12,6 +12,12 @@
  * - 404s carry no ETag, so they are cached (and replayed without a request) only where they are
  *   stable: SHA-pinned URLs (a path absent at a commit stays absent) and `/issues/N` (a deleted
  *   issue stays deleted). Other 404s are not cached.
+ * - POST is never cached, with one exception: GraphQL queries (`POST …/graphql` with a string body
+ *   that is not a mutation). Their key is k = sha256("POST " + URL + "\n" + body), i.e. the full
+ *   query and variables, so two different queries never share an entry. They are stored only when
+ *   the server sends an ETag, and always revalidated (`If-None-Match`; a 304 replays the entry);
+ *   never served without a request, and never on Last-Modified alone. Without an ETag (github.com's
+ *   GraphQL API sends none today) every GraphQL query is simply refetched.
  * Writes are atomic (temp file + rename) so concurrent workers sharing a cacheDir never read a torn entry.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -28,6 +34,8 @@ export interface CacheCounters {
 
 interface Entry {
   url: string;
+  /** "POST" for GraphQL entries; absent for GET entries. */
+  method?: string;
   /** 200, or 404 for negative entries. Absent in entries written before it existed: 200. */
   status?: number;
   etag: string | null;
@@ -51,6 +59,24 @@ export function isImmutableUrl(url: string): boolean {
 /** 404s that will not turn into 200s later (see the module comment). */
 function isStableNotFound(url: string): boolean {
   return isImmutableUrl(url) || /\/repos\/[^/]+\/[^/]+\/issues\/\d+(?:[?#]|$)/.test(url);
+}
+
+/** A GraphQL query POST whose body is a string: cacheable (keyed by that body, ETag only). */
+function graphqlBody(url: string, init: RequestInit | undefined): string | null {
+  let path: string;
+  try {
+    path = new URL(url).pathname;
+  } catch {
+    return null;
+  }
+  if (!/\/graphql\/?$/.test(path) || typeof init?.body !== 'string') return null;
+  try {
+    const q = (JSON.parse(init.body) as { query?: unknown }).query;
+    if (typeof q !== 'string' || /^\s*mutation\b/.test(q)) return null;
+  } catch {
+    return null;
+  }
+  return init.body;
 }
 
 function urlOf(input: Parameters<typeof fetch>[0]): string {
@@ -94,9 +120,47 @@ export function createCachingFetch(opts: {
   const replay = (e: Entry): Response =>
     new Response(e.body, { status: e.status ?? 200, headers: { ...e.headers, 'x-bottega-cache': 'hit' } });
 
+  /** POST /graphql: keyed by the body, stored only with an ETag, always revalidated. */
+  async function graphqlFetch(url: string, body: string, init: RequestInit | undefined): Promise<Response> {
+    const file = fileFor(createHash('sha256').update(`POST ${url}\n${body}`).digest('hex'));
+    const cached = await load(file);
+    const positive = cached !== null && cached.method === 'POST' && cached.url === url && cached.etag ? cached : null;
+    const headers = new Headers(init?.headers);
+    if (positive) headers.set('if-none-match', positive.etag!);
+    const res = await baseFetch(url, { ...init, method: 'POST', body, headers });
+    if (res.status === 304 && positive) {
+      counters.cacheHits += 1;
+      await res.body?.cancel();
+      return replay(positive);
+    }
+    counters.apiCalls += 1;
+    const etag = res.headers.get('etag');
+    if (res.status !== 200 || !etag) return res;
+    return keep(res, file, { url, method: 'POST', status: 200, etag, last_modified: null });
+  }
+
+  /** Stores a 200's body under `file` and returns an equivalent response. */
+  async function keep(res: Response, file: string, meta: Omit<Entry, 'headers' | 'body'>): Promise<Response> {
+    const body = await res.text();
+    const kept: Record<string, string> = {};
+    for (const h of KEPT_HEADERS) {
+      const v = res.headers.get(h);
+      if (v !== null) kept[h] = v;
+    }
+    await store(file, { ...meta, headers: kept, body });
+    const out = new Headers(res.headers);
+    out.delete('content-encoding'); // the body is already decoded
+    out.delete('content-length');
+    return new Response(body, { status: res.status, statusText: res.statusText, headers: out });
+  }
+
   const cachingFetch = async (input: Parameters<typeof fetch>[0], init?: RequestInit): Promise<Response> => {
     const method = (init?.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
     const url = urlOf(input);
+    if (method === 'POST' && !(input instanceof Request)) {
+      const body = graphqlBody(url, init);
+      if (body !== null) return graphqlFetch(url, body, init);
+    }
     if (method !== 'GET') {
       counters.apiCalls += 1;
       return baseFetch(input, init);
@@ -130,17 +194,7 @@ export function createCachingFetch(opts: {
     const etag = res.headers.get('etag');
     const lastModified = res.headers.get('last-modified');
     if (!etag && !lastModified && !isImmutableUrl(url)) return res;
-    const body = await res.text();
-    const kept: Record<string, string> = {};
-    for (const h of KEPT_HEADERS) {
-      const v = res.headers.get(h);
-      if (v !== null) kept[h] = v;
-    }
-    await store(file, { url, status: 200, etag, last_modified: lastModified, headers: kept, body });
-    const out = new Headers(res.headers);
-    out.delete('content-encoding'); // the body is already decoded
-    out.delete('content-length');
-    return new Response(body, { status: res.status, statusText: res.statusText, headers: out });
+    return keep(res, file, { url, status: 200, etag, last_modified: lastModified });
   };
   return cachingFetch as typeof fetch;
 }

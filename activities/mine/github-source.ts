@@ -10,12 +10,23 @@
  * Per merged PR, in the paper's order: PR metadata (listing), commits (`/pulls/N/commits`, merge
  * commits dropped as in the git source), each commit's files with patches (`/commits/{sha}`, all
  * pages), PR files (`/pulls/N/files`, all pages), conversation comments, reviews, review comments,
- * linked issues (closing refs in the PR body → `/issues/N` + comments), and the relevant files'
- * contents at the parent of the first commit (base64 `contents` API; >1 MB via the blobs API).
+ * linked issues, and the relevant files' contents at the parent of the first commit (base64
+ * `contents` API; >1 MB via the blobs API).
+ *
+ * Linked issues = the PR's GraphQL `closingIssuesReferences` (authoritative: they include issues
+ * linked through the UI, which the body does not mention), then the closing refs parsed from the
+ * PR body that GraphQL did not return (`/issues/N` + comments via REST), deduplicated by number,
+ * same repository only. GraphQL goes through `octokit.graphql`, i.e. the same throttling, retry and
+ * caching-fetch stack (github-cache.ts caches a GraphQL POST only keyed by its full body and only
+ * with an ETag, always revalidated). When GraphQL is unavailable or refuses the query (404 on a
+ * GitHub Enterprise without it, 401/403, `errors[]` in the answer, or no token: GitHub's GraphQL
+ * API requires one), the PR falls back to body parsing alone; such PRs are counted in
+ * `graphqlFallbacks` and logged. Transient failures (5xx, network, rate limits) that outlast the
+ * plugins' retries are thrown, like any REST failure, so the activity is retried.
  */
 import { Octokit } from '@octokit/rest';
 import { retry } from '@octokit/plugin-retry';
-import { throttling } from '@octokit/plugin-throttling';
+import { throttling, type ThrottlingOptions } from '@octokit/plugin-throttling';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import type { GithubSource } from '../../contracts/mine';
@@ -76,7 +87,138 @@ export interface ListGithubPrsResult {
   apiCalls: number;
   /** Responses served from the on-disk cache (304 revalidations and immutable hits). */
   cacheHits: number;
+  /**
+   * Merged PRs whose linked issues came from the PR body alone because GraphQL was unavailable or
+   * answered with errors (see the module comment).
+   */
+  graphqlFallbacks: number;
 }
+
+/**
+ * Closing issue references of one PR. `closingIssuesReferences` pages 10 at a time (`$after`);
+ * an issue's comments beyond the first 100 are fetched through REST.
+ */
+const CLOSING_ISSUES_QUERY = `query ClosingIssues($owner: String!, $name: String!, $number: Int!, $after: String) {
+  repository(owner: $owner, name: $name) {
+    pullRequest(number: $number) {
+      closingIssuesReferences(first: 10, after: $after) {
+        pageInfo { hasNextPage endCursor }
+        nodes {
+          number
+          title
+          body
+          createdAt
+          author { login }
+          repository { nameWithOwner }
+          comments(first: 100) {
+            pageInfo { hasNextPage }
+            nodes { author { login } body createdAt }
+          }
+        }
+      }
+    }
+  }
+}`;
+
+/** Pages of `closingIssuesReferences` read per PR at most (GitHub links at most a few dozen). */
+const MAX_CLOSING_PAGES = 10;
+
+interface GqlClosingIssue {
+  number: number;
+  title: string;
+  body: string | null;
+  createdAt: string | null;
+  author: { login: string } | null;
+  repository: { nameWithOwner: string } | null;
+  comments: {
+    pageInfo: { hasNextPage: boolean };
+    nodes: ({ author: { login: string } | null; body: string | null; createdAt: string } | null)[] | null;
+  };
+}
+
+interface GqlClosingAnswer {
+  repository: {
+    pullRequest: {
+      closingIssuesReferences: {
+        pageInfo: { hasNextPage: boolean; endCursor: string | null };
+        nodes: (GqlClosingIssue | null)[] | null;
+      } | null;
+    } | null;
+  } | null;
+}
+
+/** Thrown inside {@link listGithubPrs} when a PR must fall back to body parsing. */
+class GraphqlUnavailable extends Error {
+  constructor(
+    message: string,
+    /** True when the whole endpoint is unusable (404, 401): later PRs of the page skip it. */
+    readonly endpointDown: boolean
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Why a GraphQL failure is a fallback case, or null when it is transient and must be rethrown:
+ * `errors[]` in a 200 (except rate limiting), or a non-retryable 4xx that is not a rate limit.
+ */
+function graphqlFallbackReason(e: unknown): { reason: string; endpointDown: boolean } | null {
+  if (typeof e !== 'object' || e === null) return null;
+  const err = e as {
+    name?: string;
+    status?: number;
+    message?: string;
+    errors?: { type?: string; message?: string }[];
+    response?: { headers?: Record<string, string | undefined> };
+  };
+  if (err.name === 'GraphqlResponseError') {
+    const errors = err.errors ?? [];
+    if (errors.some((x) => x.type === 'RATE_LIMITED')) return null;
+    return { reason: `errors: ${errors.map((x) => x.type ?? x.message ?? '?').join(', ')}`, endpointDown: false };
+  }
+  const status = err.status ?? 0;
+  if (![400, 401, 403, 404, 410, 422].includes(status)) return null;
+  const h = err.response?.headers ?? {};
+  const rateLimited =
+    h['x-ratelimit-remaining'] === '0' || h['retry-after'] !== undefined || /rate limit/i.test(err.message ?? '');
+  if (status === 403 && rateLimited) return null; // the throttling plugin gave up: transient
+  return { reason: `HTTP ${status}`, endpointDown: status === 404 || status === 401 };
+}
+
+/** Minimum gap between two GraphQL queries of one `listGithubPrs` call. */
+const GRAPHQL_MIN_GAP_MS = 100;
+
+/**
+ * The throttling plugin sends every `/graphql` request through its process-wide "write" group (one
+ * at a time, at least 1 s apart), since it cannot tell queries from mutations. This Octokit sends
+ * only read queries (a point or so each; GitHub's secondary limit for GraphQL is 2,000 points a
+ * minute), so it gets its own group: query starts are `minGapMs` apart (the plugin schedules a no-op
+ * on this group before each query; the query itself runs in the global group). Rate-limit answers
+ * are still waited out and retried by the plugin. The plugin calls only
+ * `group.key(id).schedule(jobOptions, fn, ...args)`, which is all this implements.
+ */
+function serialQueryGroup(minGapMs: number): NonNullable<ThrottlingOptionsBaseWrite> {
+  let tail: Promise<unknown> = Promise.resolve();
+  let lastStart = 0;
+  const limiter = {
+    schedule: (...a: unknown[]): Promise<unknown> => {
+      const [fn, ...args] = (typeof a[0] === 'function' ? a : a.slice(1)) as [
+        (...x: unknown[]) => Promise<unknown>,
+        ...unknown[],
+      ];
+      const run = tail.then(async () => {
+        const wait = lastStart + minGapMs - Date.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        lastStart = Date.now();
+        return fn(...args);
+      });
+      tail = run.catch(() => undefined);
+      return run;
+    },
+  };
+  return { key: () => limiter } as unknown as NonNullable<ThrottlingOptionsBaseWrite>;
+}
+type ThrottlingOptionsBaseWrite = Extract<ThrottlingOptions, { onRateLimit: unknown }>['write'];
 
 function createOctokit(src: GithubSource, opts: ListGithubPrsOptions, counters: CacheCounters): GH {
   const log = opts.logger?.child({ source: 'github', repo: src.repo });
@@ -108,6 +250,7 @@ function createOctokit(src: GithubSource, opts: ListGithubPrsOptions, counters: 
       onRateLimit: onLimit('primary'),
       onSecondaryRateLimit: onLimit('secondary'),
       retryAfterBaseValue: base,
+      write: serialQueryGroup(GRAPHQL_MIN_GAP_MS),
     },
     retry: { retryAfterBaseValue: base },
   });
@@ -189,6 +332,9 @@ export async function listGithubPrs(src: GithubSource, opts: ListGithubPrsOption
     throw new Error(`limit must be a positive integer, got ${opts.limit}`);
   const [owner, repo] = src.repo.split('/') as [string, string];
   const counters: CacheCounters = { apiCalls: 0, cacheHits: 0 };
+  let graphqlFallbacks = 0;
+  /** Set once GraphQL answered 404/401 (or there is no token): later PRs skip it. */
+  let graphqlDown: string | null = opts.token ? null : 'no token (GitHub GraphQL requires authentication)';
   const gh = createOctokit(src, opts, counters);
   const maxRelevant = opts.maxRelevantFiles ?? DEFAULT_MAX_RELEVANT_FILES;
   const log = opts.logger?.child({ source: 'github', repo: src.repo });
@@ -196,7 +342,7 @@ export async function listGithubPrs(src: GithubSource, opts: ListGithubPrsOption
   const perPage = Math.min(opts.limit, 100); // GitHub clamps per_page to 100; so do we, to keep offsets right
   const offset = (opts.cursor - 1) * perPage;
   if (src.max_prs !== undefined && offset >= src.max_prs)
-    return { prs: [], nextCursor: null, apiCalls: 0, cacheHits: 0 };
+    return { prs: [], nextCursor: null, apiCalls: 0, cacheHits: 0, graphqlFallbacks: 0 };
 
   const listing = await gh.request('GET /repos/{owner}/{repo}/pulls', {
     owner,
@@ -258,6 +404,84 @@ export async function listGithubPrs(src: GithubSource, opts: ListGithubPrsOption
     }
   }
 
+  type ApiIssueComment = { user: { login: string } | null; body?: string | null; created_at: string };
+  const restComments = (n: number): Promise<ApiIssueComment[]> =>
+    all<ApiIssueComment>('GET /repos/{owner}/{repo}/issues/{issue_number}/comments', { issue_number: n });
+  const toComment = (c: ApiIssueComment): Comment => ({
+    author: c.user?.login ?? 'ghost',
+    body: c.body ?? '',
+    created_at: toIsoUtc(c.created_at),
+  });
+
+  /** The PR's same-repository closing issues per GraphQL, in GitHub's order; throws GraphqlUnavailable. */
+  async function closingIssues(pr: number): Promise<LinkedIssue[]> {
+    if (graphqlDown !== null) throw new GraphqlUnavailable(graphqlDown, true);
+    const self = src.repo.toLowerCase();
+    const out: LinkedIssue[] = [];
+    const seen = new Set<number>();
+    let after: string | undefined;
+    for (let page = 0; page < MAX_CLOSING_PAGES; page++) {
+      let answer: GqlClosingAnswer;
+      try {
+        answer = await gh.graphql<GqlClosingAnswer>(CLOSING_ISSUES_QUERY, {
+          owner,
+          name: repo,
+          number: pr,
+          ...(after !== undefined ? { after } : {}),
+        });
+      } catch (e) {
+        const why = graphqlFallbackReason(e);
+        if (!why) throw e;
+        if (why.endpointDown) graphqlDown = why.reason;
+        throw new GraphqlUnavailable(why.reason, why.endpointDown);
+      }
+      const refs = answer?.repository?.pullRequest?.closingIssuesReferences;
+      if (!refs) throw new GraphqlUnavailable('pull request not found', false);
+      for (const node of refs.nodes ?? []) {
+        if (!node || node.number === pr || seen.has(node.number)) continue;
+        if (node.repository && node.repository.nameWithOwner.toLowerCase() !== self) continue;
+        seen.add(node.number);
+        const comments = node.comments.pageInfo.hasNextPage
+          ? (await restComments(node.number)).map(toComment)
+          : (node.comments.nodes ?? []).flatMap((c) =>
+              c ? [{ author: c.author?.login ?? 'ghost', body: c.body ?? '', created_at: toIsoUtc(c.createdAt) }] : []
+            );
+        out.push({
+          number: node.number,
+          title: node.title,
+          body: node.body ?? '',
+          created_at: node.createdAt ? toIsoUtc(node.createdAt) : null,
+          comments,
+        });
+      }
+      if (!refs.pageInfo.hasNextPage || !refs.pageInfo.endCursor) break;
+      after = refs.pageInfo.endCursor;
+    }
+    return out;
+  }
+
+  /** GraphQL closing references, then body refs GraphQL did not list (REST); body alone on fallback. */
+  async function linkedIssues(pr: number, body: string | null): Promise<LinkedIssue[]> {
+    let fromGraphql: LinkedIssue[] = [];
+    try {
+      fromGraphql = await closingIssues(pr);
+    } catch (e) {
+      if (!(e instanceof GraphqlUnavailable)) throw e;
+      graphqlFallbacks += 1;
+      if (e.endpointDown)
+        log?.debug({ pr, reason: e.message }, 'GraphQL unavailable; linked issues from the PR body only');
+      else
+        log?.warn({ pr, reason: e.message }, 'GraphQL closing references failed; linked issues from the PR body only');
+    }
+    const known = new Set(fromGraphql.map((i) => i.number));
+    const rest = await Promise.all(
+      parseIssueRefs(body, src.repo)
+        .filter((i) => i !== pr && !known.has(i))
+        .map(linkedIssue)
+    );
+    return [...fromGraphql, ...rest.filter((i): i is LinkedIssue => i !== null)];
+  }
+
   async function linkedIssue(n: number): Promise<LinkedIssue | null> {
     try {
       const { data } = await gh.request('GET /repos/{owner}/{repo}/issues/{issue_number}', {
@@ -266,23 +490,13 @@ export async function listGithubPrs(src: GithubSource, opts: ListGithubPrsOption
         issue_number: n,
       });
       if (data.pull_request) return null; // a closing ref to another PR, not an issue
-      const comments =
-        data.comments > 0
-          ? await all<{ user: { login: string } | null; body?: string | null; created_at: string }>(
-              'GET /repos/{owner}/{repo}/issues/{issue_number}/comments',
-              { issue_number: n }
-            )
-          : [];
+      const comments = data.comments > 0 ? await restComments(n) : [];
       return {
         number: data.number,
         title: data.title,
         body: data.body ?? '',
         created_at: data.created_at ? toIsoUtc(data.created_at) : null,
-        comments: comments.map((c) => ({
-          author: c.user?.login ?? 'ghost',
-          body: c.body ?? '',
-          created_at: toIsoUtc(c.created_at),
-        })),
+        comments: comments.map(toComment),
       };
     } catch (e) {
       if (isStatus(e, 404, 410)) return null; // deleted, transferred or never existed
@@ -354,11 +568,7 @@ export async function listGithubPrs(src: GithubSource, opts: ListGithubPrsOption
         path: string;
         diff_hunk?: string;
       }>('GET /repos/{owner}/{repo}/pulls/{pull_number}/comments', { pull_number: n }),
-      Promise.all(
-        parseIssueRefs(pr.body, src.repo)
-          .filter((i) => i !== n)
-          .map(linkedIssue)
-      ),
+      linkedIssues(n, pr.body),
     ]);
     // Merge commits (e.g. main merged into the branch) carry mainline work: dropped, as in the git source.
     const own = apiCommits.filter((c) => c.parents.length <= 1);
@@ -409,7 +619,7 @@ export async function listGithubPrs(src: GithubSource, opts: ListGithubPrsOption
       changed_files: changed,
       relevant_files: relevant,
       skipped_files: skipped,
-      linked_issues: issues.filter((i): i is LinkedIssue => i !== null),
+      linked_issues: issues,
       comments: comments.map((c): Comment => ({
         author: c.user?.login ?? 'ghost',
         body: c.body ?? '',
@@ -437,5 +647,7 @@ export async function listGithubPrs(src: GithubSource, opts: ListGithubPrsOption
 
   const limit = pLimit(opts.concurrency ?? 4);
   const prs = await Promise.all(items.map((pr) => limit(() => toRecord(pr))));
-  return { prs, nextCursor, apiCalls: counters.apiCalls, cacheHits: counters.cacheHits };
+  if (graphqlDown !== null && graphqlFallbacks > 0)
+    log?.warn({ reason: graphqlDown, prs: graphqlFallbacks }, 'GraphQL unavailable; linked issues from PR bodies only');
+  return { prs, nextCursor, apiCalls: counters.apiCalls, cacheHits: counters.cacheHits, graphqlFallbacks };
 }

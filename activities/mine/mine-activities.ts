@@ -62,7 +62,6 @@ const PART_KINDS = ['python', 'general', 'tasks', 'decisions'] as const;
 const partKey = (prefix: string, page: number, kind: string) =>
   `${prefix}/page-${String(page).padStart(6, '0')}.${kind}.${kind === 'summary' ? 'json' : 'jsonl'}`;
 
-
 async function listPage(
   source: MineSource,
   cursor: number,
@@ -98,7 +97,10 @@ export function createMineActivities(deps: MineDeps) {
         log.info('repository is on the decontamination list; skipped without listing');
       } else {
         const listing = listPage(source, raw.cursor, raw.limit, deps);
-        ({ prs, nextCursor } = await withHeartbeats(() => ({ cursor: raw.cursor, page: raw.page, step: 'listing' }), listing));
+        ({ prs, nextCursor } = await withHeartbeats(
+          () => ({ cursor: raw.cursor, page: raw.page, step: 'listing' }),
+          listing
+        ));
       }
 
       if (config.enhance.enabled) {

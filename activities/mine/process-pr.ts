@@ -73,7 +73,8 @@ export function processPr(pr: PrRecord, config: MineConfig, tokenizer: Tokenizer
       continue;
     }
     const tokens = tokenizer.count(text);
-    for (const t of RETENTION_THRESHOLDS) if (tokens <= t) fmt.retention[String(t)] = (fmt.retention[String(t)] ?? 0) + 1;
+    for (const t of RETENTION_THRESHOLDS)
+      if (tokens <= t) fmt.retention[String(t)] = (fmt.retention[String(t)] ?? 0) + 1;
     if (tokens > config.max_tokens) {
       tally.add(fmt.dropped, 'over_max_tokens');
       decision.samples.push({ format, tokens, kept: false, reason: 'over_max_tokens' });
@@ -83,7 +84,14 @@ export function processPr(pr: PrRecord, config: MineConfig, tokenizer: Tokenizer
     fmt.samples++;
     fmt.tokens += tokens;
     decision.samples.push({ format, tokens, kept: true, reason: null });
-    samples.push({ id: `${pr.repo}#${pr.number}:${format}`, format, repo: pr.repo, pr_number: pr.number, text, tokens });
+    samples.push({
+      id: `${pr.repo}#${pr.number}:${format}`,
+      format,
+      repo: pr.repo,
+      pr_number: pr.number,
+      text,
+      tokens,
+    });
   }
   let task: TaskCandidate | null = null;
   if (config.task_candidates) {

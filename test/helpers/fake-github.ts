@@ -8,12 +8,27 @@
  * - `badGatewayOnce`: the first matching request gets a 502.
  * Every 200 carries a strong ETag and `If-None-Match` is honoured with 304. List endpoints paginate
  * with `per_page`/`page` and `Link` headers; `/commits/{sha}` pages its files 300 at a time.
+ *
+ * `POST /graphql` answers the one query shape the GitHub source sends — a pull request's
+ * `closingIssuesReferences` (recognised by that field name; `$owner`, `$name`, `$number`, `$after`
+ * taken from the variables, 10 per page, each issue's first 100 comments) — from the same issue
+ * data. A PR's closing issues are `graphqlClosing[N]` when given, else the closing refs of its body
+ * that name a served issue (what GitHub itself would list), so by default the merged result equals
+ * body parsing. The rate-limit window and ETags apply to it as to REST. `graphqlDisabled` makes it
+ * 404 (a GitHub Enterprise without GraphQL); `graphqlErrorsFor` answers 200 with `errors[]`.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { LinkedIssue, PrRecord } from '../../contracts/pr';
+import { parseIssueRefs } from '../../activities/mine/issue-links';
+
+/** A closing reference to an issue of another repository (served with synthetic data). */
+export interface ForeignIssueRef {
+  repo: string;
+  number: number;
+}
 
 export interface FakeGithubOptions {
   /** `owner/name` served under /repos/owner/name. */
@@ -33,12 +48,24 @@ export interface FakeGithubOptions {
   resetAfterS?: number;
   /** Files per page of `/commits/{sha}` (GitHub: 300). */
   commitFilesPerPage?: number;
+  /**
+   * PR number → its GraphQL `closingIssuesReferences`, in order: issue numbers of this repository
+   * (those not in `issues` are left out, as GitHub would) or issues of other repositories.
+   * PRs not listed: the body's closing refs that name a served issue.
+   */
+  graphqlClosing?: Record<number, (number | ForeignIssueRef)[]>;
+  /** `POST /graphql` answers 404, as on a GitHub Enterprise Server without GraphQL. */
+  graphqlDisabled?: boolean;
+  /** PR numbers whose GraphQL query is answered 200 with `errors[]` (and `data: null`). */
+  graphqlErrorsFor?: number[];
 }
 
 export interface FakeRequest {
   method: string;
   /** Path and query, as received. */
   url: string;
+  /** Request body (POST /graphql), or undefined. */
+  body?: string;
   headers: Record<string, string | undefined>;
   /** Status the fake answered with. */
   status: number;
@@ -139,6 +166,97 @@ export async function startFakeGithub(opts: FakeGithubOptions): Promise<FakeGith
       ...(d.patch !== null ? { patch: d.patch } : {}),
     };
   };
+
+  const issueNode = (repo: string, i: LinkedIssue): Record<string, unknown> => ({
+    number: i.number,
+    title: i.title,
+    body: i.body,
+    createdAt: i.created_at,
+    author: { login: 'reporter' },
+    repository: { nameWithOwner: repo },
+    comments: {
+      totalCount: i.comments.length,
+      pageInfo: { hasNextPage: i.comments.length > 100 },
+      nodes: i.comments
+        .slice(0, 100)
+        .map((c) => ({ author: { login: c.author }, body: c.body, createdAt: c.created_at })),
+    },
+  });
+
+  /** Answers a GraphQL request body: [status, json]. */
+  function graphql(text: string): [number, unknown] {
+    let req: { query?: unknown; variables?: Record<string, unknown> };
+    try {
+      req = JSON.parse(text) as typeof req;
+    } catch {
+      return [400, { message: 'Problems parsing JSON' }];
+    }
+    const v = req.variables ?? {};
+    if (typeof req.query !== 'string' || !req.query.includes('closingIssuesReferences'))
+      return [200, { data: null, errors: [{ message: 'fake-github: unsupported query' }] }];
+    if (v.owner !== owner || v.name !== name)
+      return [
+        200,
+        {
+          data: { repository: null },
+          errors: [
+            {
+              type: 'NOT_FOUND',
+              path: ['repository'],
+              message: `Could not resolve to a Repository with the name '${String(v.owner)}/${String(v.name)}'.`,
+            },
+          ],
+        },
+      ];
+    const n = Number(v.number);
+    if (opts.graphqlErrorsFor?.includes(n))
+      return [200, { data: null, errors: [{ type: 'FORBIDDEN', message: 'Resource not accessible by integration' }] }];
+    const pr = prsByNumber.get(n);
+    if (!pr)
+      return [
+        200,
+        {
+          data: { repository: { pullRequest: null } },
+          errors: [{ type: 'NOT_FOUND', path: ['repository', 'pullRequest'], message: `No PR ${n}` }],
+        },
+      ];
+    const refs = opts.graphqlClosing?.[n] ?? parseIssueRefs(pr.body, opts.repo);
+    const nodes = refs.flatMap((r) => {
+      if (typeof r !== 'number')
+        return [
+          issueNode(r.repo, {
+            number: r.number,
+            title: `${r.repo}#${r.number}`,
+            body: '',
+            created_at: null,
+            comments: [],
+          }),
+        ];
+      const issue = issuesByNumber.get(r);
+      return issue ? [issueNode(opts.repo, issue)] : [];
+    });
+    const start = typeof v.after === 'string' ? Number(v.after) : 0;
+    const end = start + 10;
+    return [
+      200,
+      {
+        data: {
+          repository: {
+            pullRequest: {
+              closingIssuesReferences: {
+                totalCount: nodes.length,
+                pageInfo: {
+                  hasNextPage: end < nodes.length,
+                  endCursor: nodes.length > start ? String(Math.min(end, nodes.length)) : null,
+                },
+                nodes: nodes.slice(start, end),
+              },
+            },
+          },
+        },
+      },
+    ];
+  }
 
   /** Resolves a GET to [status, json] or null for 404. */
   function route(
@@ -279,7 +397,8 @@ export async function startFakeGithub(opts: FakeGithubOptions): Promise<FakeGith
     res: ServerResponse,
     status: number,
     body: unknown,
-    headers: Record<string, string> = {}
+    headers: Record<string, string> = {},
+    requestBody?: string
   ): void => {
     const text = body === undefined ? '' : JSON.stringify(body);
     const h: Record<string, string> = {
@@ -301,6 +420,7 @@ export async function startFakeGithub(opts: FakeGithubOptions): Promise<FakeGith
     requests.push({
       method: req.method ?? 'GET',
       url: req.url ?? '',
+      ...(requestBody !== undefined ? { body: requestBody } : {}),
       headers: recordHeaders,
       status,
       responseHeaders: { ...h },
@@ -312,8 +432,19 @@ export async function startFakeGithub(opts: FakeGithubOptions): Promise<FakeGith
 
   const server = createServer((req, res) => {
     const u = new URL(req.url ?? '/', base);
+    if (req.method === 'POST' && u.pathname === '/graphql') {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => handle(req, res, u, Buffer.concat(chunks).toString('utf8')));
+      return;
+    }
+    handle(req, res, u, undefined);
+  });
+
+  function handle(req: IncomingMessage, res: ServerResponse, u: URL, requestBody: string | undefined): void {
     const pathQuery = `${u.pathname}${u.search}`;
-    if (req.method !== 'GET') return send(req, res, 404, { message: 'Not Found' });
+    const isGraphql = requestBody !== undefined;
+    if (req.method !== 'GET' && !isGraphql) return send(req, res, 404, { message: 'Not Found' });
     const now = Date.now();
     if (opts.rateLimitOnce && !rateLimitUsed && opts.rateLimitOnce.test(pathQuery)) {
       rateLimitUsed = true;
@@ -331,12 +462,26 @@ export async function startFakeGithub(opts: FakeGithubOptions): Promise<FakeGith
         {
           'x-ratelimit-remaining': '0',
           'x-ratelimit-reset': String(rateLimitedUntil / 1000),
-        }
+        },
+        requestBody
       );
     }
     if (opts.badGatewayOnce && !badGatewayUsed && opts.badGatewayOnce.test(pathQuery)) {
       badGatewayUsed = true;
-      return send(req, res, 502, { message: 'Server Error' });
+      return send(req, res, 502, { message: 'Server Error' }, {}, requestBody);
+    }
+    if (isGraphql) {
+      if (opts.graphqlDisabled)
+        return send(
+          req,
+          res,
+          404,
+          { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' },
+          {},
+          requestBody
+        );
+      const [status, body] = graphql(requestBody);
+      return send(req, res, status, body, {}, requestBody);
     }
     const r = route(u.pathname, u.searchParams);
     if (!r) return send(req, res, 404, { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' });
@@ -365,7 +510,7 @@ export async function startFakeGithub(opts: FakeGithubOptions): Promise<FakeGith
       return send(req, res, 200, rest, link(page, __pages as number));
     }
     return send(req, res, 200, body);
-  });
+  }
 
   await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

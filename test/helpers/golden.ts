@@ -15,7 +15,11 @@ export function fixture(name: string): PrRecord {
 /** Compares with the golden file byte for byte; `UPDATE_GOLDEN=1` rewrites it instead. */
 export function golden(file: string, actual: string): void {
   if (UPDATE) writeFileSync(`${GOLDEN}${file}`, actual);
-  assert.equal(actual, readFileSync(`${GOLDEN}${file}`, 'utf8'), `golden ${file} differs (UPDATE_GOLDEN=1 regenerates)`);
+  assert.equal(
+    actual,
+    readFileSync(`${GOLDEN}${file}`, 'utf8'),
+    `golden ${file} differs (UPDATE_GOLDEN=1 regenerates)`
+  );
 }
 
 /** Names of the golden inputs, sorted. */

@@ -18,7 +18,9 @@ export async function cpuWorker(env: TestWorkflowEnvironment, home: string): Pro
 
 /** sha256 of a local artifact's bytes, recomputed from disk. */
 export function fileSha256(ref: ArtifactRef): string {
-  return createHash('sha256').update(readFileSync(fileURLToPath(ref.uri))).digest('hex');
+  return createHash('sha256')
+    .update(readFileSync(fileURLToPath(ref.uri)))
+    .digest('hex');
 }
 
 /** The demo-like spec over fixture repositories. */
@@ -47,11 +49,19 @@ export function fixtureSpec(
 /** Activity types scheduled in a workflow's history. */
 export function scheduledActivities(history: { events?: unknown[] | null }): string[] {
   return (history.events ?? [])
-    .map((e) => (e as { activityTaskScheduledEventAttributes?: { activityType?: { name?: string } } }).activityTaskScheduledEventAttributes?.activityType?.name)
+    .map(
+      (e) =>
+        (e as { activityTaskScheduledEventAttributes?: { activityType?: { name?: string } } })
+          .activityTaskScheduledEventAttributes?.activityType?.name
+    )
     .filter((n): n is string => !!n);
 }
 
 /** Number of child workflows started in a workflow's history. */
 export function childrenStarted(history: { events?: unknown[] | null }): number {
-  return (history.events ?? []).filter((e) => (e as { startChildWorkflowExecutionInitiatedEventAttributes?: unknown }).startChildWorkflowExecutionInitiatedEventAttributes).length;
+  return (history.events ?? []).filter(
+    (e) =>
+      (e as { startChildWorkflowExecutionInitiatedEventAttributes?: unknown })
+        .startChildWorkflowExecutionInitiatedEventAttributes
+  ).length;
 }

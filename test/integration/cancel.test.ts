@@ -57,7 +57,10 @@ describe('cancelling an experiment', () => {
       await sleep(200);
     }
     await handle.cancel();
-    await assert.rejects(handle.result(), (e: unknown) => e instanceof WorkflowFailedError && e.cause instanceof CancelledFailure);
+    await assert.rejects(
+      handle.result(),
+      (e: unknown) => e instanceof WorkflowFailedError && e.cause instanceof CancelledFailure
+    );
     const stage = await env.client.workflow.getHandle('exp-cancel/mine').describe();
     assert.equal(stage.status.name, 'CANCELLED');
     const repo = await repoChild.describe();

@@ -93,16 +93,34 @@ describe('mine sources end to end', () => {
 
   it('GitHub API and local git give byte-identical samples; secrets stay out of history', async () => {
     const viaGit = await run(
-      { mine: { sources: [{ type: 'git', repo: widgets.repo, path: widgets.path, description: widgets.description, issues_file: widgets.issuesFile }] } },
+      {
+        mine: {
+          sources: [
+            {
+              type: 'git',
+              repo: widgets.repo,
+              path: widgets.path,
+              description: widgets.description,
+              issues_file: widgets.issuesFile,
+            },
+          ],
+        },
+      },
       'exp-src-git'
     );
     const viaApi = await run(
-      { mine: { sources: [{ type: 'github', repo: widgets.repo, api_url: github.url, token_env: 'BOTTEGA_IT_GH_TOKEN' }], page_size: 4 } },
+      {
+        mine: {
+          sources: [{ type: 'github', repo: widgets.repo, api_url: github.url, token_env: 'BOTTEGA_IT_GH_TOKEN' }],
+          page_size: 4,
+        },
+      },
       'exp-src-github'
     );
     const a = mineOf(viaGit.result);
     const b = mineOf(viaApi.result);
-    for (const k of ['python', 'general', 'tasks'] as const) assert.equal(b.artifacts[k]!.sha256, a.artifacts[k]!.sha256, k);
+    for (const k of ['python', 'general', 'tasks'] as const)
+      assert.equal(b.artifacts[k]!.sha256, a.artifacts[k]!.sha256, k);
     assert.equal(b.summary.prs_seen, a.summary.prs_seen);
     // The rate-limit window and the 502 were both met and waited out / retried.
     assert.ok(github.requests.some((r) => r.status === 403));
@@ -114,7 +132,13 @@ describe('mine sources end to end', () => {
   it('a forced rerun against GitHub costs no API quota (conditional requests + disk cache)', async () => {
     const before = github.requests.length;
     await run(
-      { force: ['mine'], mine: { sources: [{ type: 'github', repo: widgets.repo, api_url: github.url, token_env: 'BOTTEGA_IT_GH_TOKEN' }], page_size: 4 } },
+      {
+        force: ['mine'],
+        mine: {
+          sources: [{ type: 'github', repo: widgets.repo, api_url: github.url, token_env: 'BOTTEGA_IT_GH_TOKEN' }],
+          page_size: 4,
+        },
+      },
       'exp-src-github'
     );
     const again = github.requests.slice(before);
@@ -128,7 +152,13 @@ describe('mine sources end to end', () => {
         mine: {
           sources: [{ type: 'git', repo: widgets.repo, path: widgets.path, issues_file: widgets.issuesFile }],
           formats: ['python'],
-          enhance: { enabled: true, endpoint: llm.url, model: 'fake-model', api_key_env: 'BOTTEGA_IT_LLM_KEY', concurrency: 2 },
+          enhance: {
+            enabled: true,
+            endpoint: llm.url,
+            model: 'fake-model',
+            api_key_env: 'BOTTEGA_IT_LLM_KEY',
+            concurrency: 2,
+          },
         },
       },
       'exp-src-llm'
@@ -144,21 +174,34 @@ describe('mine sources end to end', () => {
     assert.match(text, /test area/, 'the failed rewrite kept the original message');
   });
 
-  it('writes every artifact to the real S3 server and reuses it from the step cache', { skip: !process.env.BOTTEGA_S3_ENDPOINT && !process.env.CI ? 'BOTTEGA_S3_ENDPOINT unset' : false }, async () => {
-    const prefix = `it-${Date.now().toString(36)}`;
-    const spec = {
-      store: { uri: `s3://${process.env.BOTTEGA_S3_BUCKET ?? 'bottega'}/${prefix}` },
-      mine: { sources: [{ type: 'git', repo: widgets.repo, path: widgets.path, issues_file: widgets.issuesFile }] },
-    };
-    const first = await run(spec, 'exp-src-s3');
-    const m = mineOf(first.result);
-    const store = openStore({ uri: spec.store.uri, s3: { endpoint_env: 'BOTTEGA_S3_ENDPOINT', region: 'us-east-1', access_key_env: 'AWS_ACCESS_KEY_ID', secret_key_env: 'AWS_SECRET_ACCESS_KEY', force_path_style: true } });
-    for (const ref of Object.values(m.artifacts)) {
-      assert.ok(ref!.uri.startsWith(`s3://`), ref!.uri);
-      const bytes = await store.get(ref!.uri);
-      assert.equal(createHash('sha256').update(bytes).digest('hex'), ref!.sha256);
+  it(
+    'writes every artifact to the real S3 server and reuses it from the step cache',
+    { skip: !process.env.BOTTEGA_S3_ENDPOINT && !process.env.CI ? 'BOTTEGA_S3_ENDPOINT unset' : false },
+    async () => {
+      const prefix = `it-${Date.now().toString(36)}`;
+      const spec = {
+        store: { uri: `s3://${process.env.BOTTEGA_S3_BUCKET ?? 'bottega'}/${prefix}` },
+        mine: { sources: [{ type: 'git', repo: widgets.repo, path: widgets.path, issues_file: widgets.issuesFile }] },
+      };
+      const first = await run(spec, 'exp-src-s3');
+      const m = mineOf(first.result);
+      const store = openStore({
+        uri: spec.store.uri,
+        s3: {
+          endpoint_env: 'BOTTEGA_S3_ENDPOINT',
+          region: 'us-east-1',
+          access_key_env: 'AWS_ACCESS_KEY_ID',
+          secret_key_env: 'AWS_SECRET_ACCESS_KEY',
+          force_path_style: true,
+        },
+      });
+      for (const ref of Object.values(m.artifacts)) {
+        assert.ok(ref!.uri.startsWith(`s3://`), ref!.uri);
+        const bytes = await store.get(ref!.uri);
+        assert.equal(createHash('sha256').update(bytes).digest('hex'), ref!.sha256);
+      }
+      const second = await run(spec, 'exp-src-s3');
+      assert.equal(second.result.stages.mine!.status, 'cached');
     }
-    const second = await run(spec, 'exp-src-s3');
-    assert.equal(second.result.stages.mine!.status, 'cached');
-  });
+  );
 });

@@ -8,7 +8,14 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
-import { MineSample, MineStageResult, TASK_QUEUES, TaskCandidate, type ExperimentResult, type ExperimentSpecInput } from '../../contracts';
+import {
+  MineSample,
+  MineStageResult,
+  TASK_QUEUES,
+  TaskCandidate,
+  type ExperimentResult,
+  type ExperimentSpecInput,
+} from '../../contracts';
 import { getTokenizer } from '../../activities/mine/tokenizer';
 import { makeFixtureRepos } from '../../infra/fixtures/make-repos';
 import { startTemporal } from '../helpers/temporal';
@@ -89,7 +96,10 @@ describe('mine stage on the real Temporal dev server', () => {
     }
     const py = readJsonl(mine.artifacts.python!.uri).map((x) => MineSample.parse(x));
     assert.match(py[0]!.text, /^# Repository Context\n/);
-    assert.ok(py.some((x) => x.text.includes('# Issue\n')), 'a linked issue is rendered');
+    assert.ok(
+      py.some((x) => x.text.includes('# Issue\n')),
+      'a linked issue is rendered'
+    );
     assert.ok(py.every((x) => x.text.includes('# Edits\n')));
     const tasks = readJsonl(mine.artifacts.tasks!.uri).map((x) => TaskCandidate.parse(x));
     assert.equal(tasks.length, s.task_candidates);
@@ -122,7 +132,8 @@ describe('mine stage on the real Temporal dev server', () => {
     const a = MineStageResult.parse(first.result.stages.mine!.result);
     const b = MineStageResult.parse(result.stages.mine!.result);
     assert.equal(result.stages.mine!.status, 'ran');
-    for (const k of ['python', 'general', 'tasks', 'decisions'] as const) assert.equal(b.artifacts[k]!.sha256, a.artifacts[k]!.sha256, k);
+    for (const k of ['python', 'general', 'tasks', 'decisions'] as const)
+      assert.equal(b.artifacts[k]!.sha256, a.artifacts[k]!.sha256, k);
     assert.deepEqual(b.summary, a.summary);
   });
 

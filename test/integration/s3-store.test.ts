@@ -15,49 +15,66 @@ import { lookupStep, recordStep } from '../../activities/store/step-cache';
 const endpoint = process.env.BOTTEGA_S3_ENDPOINT;
 const bucket = process.env.BOTTEGA_S3_BUCKET ?? 'bottega';
 
-describe('S3 artifact store (real S3 server)', { skip: !endpoint && !process.env.CI ? 'BOTTEGA_S3_ENDPOINT unset: run `bash infra/dev.sh up s3` and `eval "$(bash infra/dev.sh env)"`' : false }, () => {
-  const prefix = `it-${randomBytes(4).toString('hex')}`;
-  let store: S3ArtifactStore;
+describe(
+  'S3 artifact store (real S3 server)',
+  {
+    skip:
+      !endpoint && !process.env.CI
+        ? 'BOTTEGA_S3_ENDPOINT unset: run `bash infra/dev.sh up s3` and `eval "$(bash infra/dev.sh env)"`'
+        : false,
+  },
+  () => {
+    const prefix = `it-${randomBytes(4).toString('hex')}`;
+    let store: S3ArtifactStore;
 
-  before(async () => {
-    assert.ok(endpoint, 'BOTTEGA_S3_ENDPOINT must be set in CI');
-    store = openStore(StoreConfig.parse({ uri: `s3://${bucket}/${prefix}` })) as S3ArtifactStore;
-    assert.ok(store instanceof S3ArtifactStore);
-    await store.ensureBucket();
-  });
+    before(async () => {
+      assert.ok(endpoint, 'BOTTEGA_S3_ENDPOINT must be set in CI');
+      store = openStore(StoreConfig.parse({ uri: `s3://${bucket}/${prefix}` })) as S3ArtifactStore;
+      assert.ok(store instanceof S3ArtifactStore);
+      await store.ensureBucket();
+    });
 
-  it('puts and gets with exact references', async () => {
-    const body = '{"a":1}\n{"a":2}\n{"a":3}\n';
-    const ref = await store.put('x/y.jsonl', body);
-    assert.equal(ref.uri, `s3://${bucket}/${prefix}/x/y.jsonl`);
-    assert.equal(ref.records, 3);
-    assert.equal(ref.bytes, Buffer.byteLength(body));
-    assert.equal(ref.sha256, createHash('sha256').update(body).digest('hex'));
-    assert.equal((await store.get(ref.uri)).toString('utf8'), body);
-    assert.equal(await store.exists(ref.uri, ref.bytes), true);
-    assert.equal(await store.exists(ref.uri, ref.bytes + 1), false);
-    assert.equal(await store.exists(`s3://${bucket}/${prefix}/absent`), false);
-    assert.deepEqual(await store.list('x/'), ['x/y.jsonl']);
-  });
+    it('puts and gets with exact references', async () => {
+      const body = '{"a":1}\n{"a":2}\n{"a":3}\n';
+      const ref = await store.put('x/y.jsonl', body);
+      assert.equal(ref.uri, `s3://${bucket}/${prefix}/x/y.jsonl`);
+      assert.equal(ref.records, 3);
+      assert.equal(ref.bytes, Buffer.byteLength(body));
+      assert.equal(ref.sha256, createHash('sha256').update(body).digest('hex'));
+      assert.equal((await store.get(ref.uri)).toString('utf8'), body);
+      assert.equal(await store.exists(ref.uri, ref.bytes), true);
+      assert.equal(await store.exists(ref.uri, ref.bytes + 1), false);
+      assert.equal(await store.exists(`s3://${bucket}/${prefix}/absent`), false);
+      assert.deepEqual(await store.list('x/'), ['x/y.jsonl']);
+    });
 
-  it('uploads a large file as a complete multipart object', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bottega-s3-'));
-    const file = join(dir, 'big.bin');
-    const data = randomBytes(12 * 1024 * 1024); // above lib-storage's 5 MiB part size
-    writeFileSync(file, data);
-    const ref = await store.putFile('big/big.bin', file, { records: null });
-    assert.equal(ref.bytes, data.length);
-    const back = await store.get(ref.uri);
-    assert.equal(createHash('sha256').update(back).digest('hex'), ref.sha256);
-    assert.equal(ref.sha256, createHash('sha256').update(data).digest('hex'));
-  });
+    it('uploads a large file as a complete multipart object', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'bottega-s3-'));
+      const file = join(dir, 'big.bin');
+      const data = randomBytes(12 * 1024 * 1024); // above lib-storage's 5 MiB part size
+      writeFileSync(file, data);
+      const ref = await store.putFile('big/big.bin', file, { records: null });
+      assert.equal(ref.bytes, data.length);
+      const back = await store.get(ref.uri);
+      assert.equal(createHash('sha256').update(back).digest('hex'), ref.sha256);
+      assert.equal(ref.sha256, createHash('sha256').update(data).digest('hex'));
+    });
 
-  it('serves the step cache from S3', async () => {
-    const out = await store.put('cache-test/out.jsonl', 'a\n');
-    const producer = { workflowId: 'w', runId: 'r' };
-    await recordStep(store, { key: 'k', stage: 'mine', version: '1', producer, createdAt: 'now', artifacts: [out], result: { out } });
-    const hit = await lookupStep(store, 'mine', 'k');
-    assert.ok(hit.hit);
-    assert.deepEqual(hit.entry.producer, producer);
-  });
-});
+    it('serves the step cache from S3', async () => {
+      const out = await store.put('cache-test/out.jsonl', 'a\n');
+      const producer = { workflowId: 'w', runId: 'r' };
+      await recordStep(store, {
+        key: 'k',
+        stage: 'mine',
+        version: '1',
+        producer,
+        createdAt: 'now',
+        artifacts: [out],
+        result: { out },
+      });
+      const hit = await lookupStep(store, 'mine', 'k');
+      assert.ok(hit.hit);
+      assert.deepEqual(hit.entry.producer, producer);
+    });
+  }
+);

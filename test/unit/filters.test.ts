@@ -29,7 +29,11 @@ describe('shared filters', () => {
     assert.equal(sharedFilter(makePr({ repo: 'psf/requests' }), MineFilters.parse({ decontaminate_repos: [] })), null);
   });
   it('drops PRs whose linked issue has too many comments', () => {
-    const comments = Array.from({ length: 21 }, (_, i) => ({ author: 'u', body: `c${i}`, created_at: '2024-01-01T00:00:00Z' }));
+    const comments = Array.from({ length: 21 }, (_, i) => ({
+      author: 'u',
+      body: `c${i}`,
+      created_at: '2024-01-01T00:00:00Z',
+    }));
     const pr = makePr({ linked_issues: [{ number: 3, title: 't', body: 'b', created_at: null, comments }] });
     assert.equal(sharedFilter(pr, filters), 'issue_too_many_comments');
   });
@@ -37,7 +41,10 @@ describe('shared filters', () => {
 
 describe('python subset filter', () => {
   it('accepts 1-5 python files plus docs', () => {
-    assert.equal(pythonFilter(makePr({ changed_files: files('a.py', 'b.pyi', 'docs/x.md', 'README.rst') }), filters), null);
+    assert.equal(
+      pythonFilter(makePr({ changed_files: files('a.py', 'b.pyi', 'docs/x.md', 'README.rst') }), filters),
+      null
+    );
   });
   it('rejects any non-python, non-doc file', () => {
     assert.equal(pythonFilter(makePr({ changed_files: files('a.py', 'setup.cfg') }), filters), 'non_python_files');

@@ -9,7 +9,7 @@ import { GithubSource, GitSource } from '../../contracts/mine';
 import { PrRecord } from '../../contracts/pr';
 import type { LinkedIssue } from '../../contracts/pr';
 import { listGitPrs, loadIssuesFile } from '../../activities/mine/git-source';
-import { isImmutableUrl } from '../../activities/mine/github-cache';
+import { createCachingFetch, isImmutableUrl } from '../../activities/mine/github-cache';
 import { listGithubPrs, type ListGithubPrsResult } from '../../activities/mine/github-source';
 import { makeFixtureRepos } from '../../infra/fixtures/make-repos';
 import { gitFileReader, startFakeGithub, type FakeGithub, type FakeRequest } from '../helpers/fake-github';
@@ -352,7 +352,7 @@ describe('listGithubPrs against a fake GitHub built from the fixture repo', () =
     assert.equal(p2.nextCursor, null);
     const n = fake.requests.length;
     const p3 = await listGithubPrs(capped, { cursor: 3, limit: PER_PAGE, token: TOKEN, cacheDir });
-    assert.deepEqual(p3, { prs: [], nextCursor: null, apiCalls: 0, cacheHits: 0 });
+    assert.deepEqual(p3, { prs: [], nextCursor: null, apiCalls: 0, cacheHits: 0, graphqlFallbacks: 0 });
     assert.equal(fake.requests.length, n);
   });
 });
@@ -365,5 +365,272 @@ describe('isImmutableUrl', () => {
     assert.ok(!isImmutableUrl('https://api.github.com/repos/o/r/contents/a/b.py?ref=main'));
     assert.ok(!isImmutableUrl('https://api.github.com/repos/o/r/commits/main'));
     assert.ok(!isImmutableUrl('https://api.github.com/repos/o/r/pulls/1/commits'));
+  });
+});
+
+/** A merged PR without commits or files: only its conversation and linked issues matter here. */
+const talkPr = (number: number, body: string): PrRecord =>
+  PrRecord.parse({
+    repo: 'acme/widgets',
+    number,
+    title: `PR ${number}`,
+    body,
+    author: 'dave',
+    state: 'closed',
+    merged: true,
+    created_at: `2024-05-${String(number - 20).padStart(2, '0')}T00:00:00Z`,
+    merged_at: `2024-05-${String(number - 20).padStart(2, '0')}T12:00:00Z`,
+    closed_at: `2024-05-${String(number - 20).padStart(2, '0')}T12:00:00Z`,
+    base_sha: hex('d'),
+    head_sha: hex('a'),
+    merge_commit_sha: hex('e'),
+    commits: [],
+    changed_files: [],
+    relevant_files: [],
+  });
+
+const issue = (number: number, comments = 1): LinkedIssue => ({
+  number,
+  title: `Issue ${number}`,
+  body: `Body of issue ${number}`,
+  created_at: '2024-04-01T00:00:00Z',
+  comments: Array.from({ length: comments }, (_, i) => ({
+    author: i % 2 ? 'erin' : 'frank',
+    body: `comment ${i} on #${number}`,
+    created_at: `2024-04-02T00:${String(Math.floor(i / 60)).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}Z`,
+  })),
+});
+
+describe('linked issues through GraphQL closingIssuesReferences', () => {
+  let dir: string;
+  const issues = [
+    issue(31, 2),
+    issue(32),
+    issue(33, 0),
+    issue(34, 120),
+    ...[40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51].map((n) => issue(n, 0)),
+  ];
+  const prs = [
+    talkPr(21, 'Refactor the parser.'), // closes #31 only per GraphQL (linked in the UI)
+    talkPr(22, 'Fixes #32. Also fixes #31.'), // GraphQL: #33, #31 and a foreign issue
+    talkPr(23, 'Closes #34'), // GraphQL only; 120 comments
+    talkPr(24, 'Big cleanup'), // 12 closing issues: two GraphQL pages
+    talkPr(25, 'fixes #31'), // no graphqlClosing entry: the fake lists the body's refs
+  ];
+  const graphqlClosing = {
+    21: [31],
+    22: [33, 31, { repo: 'other/lib', number: 5 }, 31],
+    23: [34],
+    24: [40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51],
+  };
+
+  /** Lists the page from `fake` (a new fake with `fakeOpts`, closed afterwards, when not given). */
+  async function runOnce(
+    fakeOpts: Partial<Parameters<typeof startFakeGithub>[0]>,
+    cacheDir: string,
+    given?: FakeGithub
+  ): Promise<{ res: ListGithubPrsResult; fake: FakeGithub; logs: string }> {
+    const fake = given ?? (await startFakeGithub({ repo: 'acme/widgets', prs, issues, graphqlClosing, ...fakeOpts }));
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        lines.push(chunk.toString('utf8'));
+        cb();
+      },
+    });
+    try {
+      const src = GithubSource.parse({ type: 'github', repo: 'acme/widgets', api_url: fake.url });
+      const res = await listGithubPrs(src, {
+        cursor: 1,
+        limit: 10,
+        token: TOKEN,
+        cacheDir,
+        logger: pino({ level: 'debug' }, sink),
+      });
+      return { res, fake, logs: lines.join('') };
+    } finally {
+      if (!given) await fake.close();
+    }
+  }
+  const linked = (res: ListGithubPrsResult, n: number): LinkedIssue[] =>
+    res.prs.find((p) => p.number === n)!.linked_issues;
+  const restIssueCalls = (fake: FakeGithub): string[] =>
+    fake.requests.filter((r) => /\/issues\/\d+$/.test(r.url)).map((r) => r.url.replace(/.*\/issues\//, '#'));
+  const graphqlCalls = (fake: FakeGithub): FakeRequest[] => fake.requests.filter((r) => r.url === '/graphql');
+
+  let ok: { res: ListGithubPrsResult; fake: FakeGithub; logs: string };
+  let shared: FakeGithub;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bottega-graphql-'));
+    const fake = await startFakeGithub({ repo: 'acme/widgets', prs, issues, graphqlClosing });
+    ok = await runOnce({}, join(dir, 'cache'), fake);
+    ok.fake = { ...fake, requests: [...fake.requests] }; // the first run's requests only
+    shared = fake;
+  });
+  after(async () => {
+    await shared?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('finds an issue known only to GraphQL, with title, body and comments', () => {
+    assert.deepEqual(linked(ok.res, 21), [issues[0]]);
+    assert.equal(ok.res.graphqlFallbacks, 0);
+    assert.ok(!restIssueCalls(ok.fake).includes('#31'), 'GraphQL data is used as is');
+    const calls = graphqlCalls(ok.fake);
+    assert.equal(calls.length, prs.length + 1, 'one query per merged PR, two for the 12-issue PR');
+    assert.ok(calls.every((r) => r.method === 'POST' && r.headers.authorization === `token ${TOKEN}`));
+    const q = JSON.parse(calls[0]!.body!) as { query: string; variables: Record<string, unknown> };
+    assert.match(q.query, /closingIssuesReferences\(first: 10/);
+    assert.match(q.query, /comments\(first: 100\)/);
+    assert.equal(q.variables.owner, 'acme');
+    assert.equal(q.variables.name, 'widgets');
+  });
+
+  it('merges GraphQL refs (first) with body refs, without duplicates, same repository only', () => {
+    assert.deepEqual(
+      linked(ok.res, 22).map((i) => i.number),
+      [33, 31, 32]
+    );
+    assert.deepEqual(linked(ok.res, 22)[2], issues[1], 'the body-only ref is fetched through REST');
+    assert.deepEqual(restIssueCalls(ok.fake), ['#32']);
+    assert.deepEqual(linked(ok.res, 25), [issues[0]], 'default fake answer = body refs');
+  });
+
+  it('fetches comments beyond the first 100 through REST, and pages closing references', () => {
+    const [i34] = linked(ok.res, 23);
+    assert.equal(i34!.comments.length, 120);
+    assert.deepEqual(i34, issues[3]);
+    assert.ok(ok.fake.requests.some((r) => r.url.startsWith('/repos/acme/widgets/issues/34/comments')));
+    assert.deepEqual(
+      linked(ok.res, 24).map((i) => i.number),
+      graphqlClosing[24]
+    );
+  });
+
+  it('revalidates GraphQL answers keyed by the query body: a rerun is all 304s', async () => {
+    const before = shared.requests.length;
+    const again = await runOnce({}, join(dir, 'cache'), shared);
+    assert.deepEqual(again.res.prs, ok.res.prs);
+    assert.equal(again.res.apiCalls, 0);
+    const calls = shared.requests.slice(before).filter((r) => r.url === '/graphql');
+    assert.equal(calls.length, prs.length + 1);
+    assert.ok(calls.every((r) => r.status === 304 && r.headers['if-none-match']));
+  });
+
+  it('falls back to body parsing when GraphQL is absent (404), counts and logs it', async () => {
+    const { res, fake, logs } = await runOnce({ graphqlDisabled: true }, join(dir, 'cache-404'));
+    assert.equal(res.graphqlFallbacks, prs.length);
+    assert.deepEqual(linked(res, 21), []);
+    assert.deepEqual(
+      linked(res, 22).map((i) => i.number),
+      [32, 31]
+    );
+    assert.deepEqual(linked(res, 23), [issues[3]]);
+    assert.deepEqual(linked(res, 24), []);
+    assert.ok(graphqlCalls(fake).length >= 1);
+    assert.ok(graphqlCalls(fake).length <= 4, 'later PRs do not ask again once GraphQL answered 404');
+    assert.ok(graphqlCalls(fake).every((r) => r.status === 404));
+    assert.match(logs, /GraphQL unavailable/);
+  });
+
+  it('falls back for one PR whose GraphQL answer carries errors[]', async () => {
+    const { res, logs } = await runOnce({ graphqlErrorsFor: [22] }, join(dir, 'cache-errors'));
+    assert.equal(res.graphqlFallbacks, 1);
+    assert.deepEqual(
+      linked(res, 22).map((i) => i.number),
+      [32, 31]
+    );
+    assert.deepEqual(linked(res, 21), [issues[0]]);
+    assert.match(logs, /GraphQL closing references failed/);
+    assert.match(logs, /FORBIDDEN/);
+  });
+
+  it('skips GraphQL without a token (it requires one) and counts the fallback', async () => {
+    const fake = await startFakeGithub({ repo: 'acme/widgets', prs, issues, graphqlClosing });
+    try {
+      const src = GithubSource.parse({ type: 'github', repo: 'acme/widgets', api_url: fake.url });
+      const res = await listGithubPrs(src, { cursor: 1, limit: 10, token: undefined, cacheDir: join(dir, 'anon') });
+      assert.equal(res.graphqlFallbacks, prs.length);
+      assert.equal(graphqlCalls(fake).length, 0);
+      assert.deepEqual(linked(res, 25), [issues[0]]);
+    } finally {
+      await fake.close();
+    }
+  });
+});
+
+describe('createCachingFetch and POST', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bottega-cachepost-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A base fetch answering every request 200 with `etag` (or none), honouring If-None-Match. */
+  function stub(etag: string | null): {
+    fetch: typeof fetch;
+    seen: { url: string; inm: string | null; body: unknown }[];
+  } {
+    const seen: { url: string; inm: string | null; body: unknown }[] = [];
+    const f = async (input: Parameters<typeof fetch>[0], init?: RequestInit): Promise<Response> => {
+      const inm = new Headers(init?.headers).get('if-none-match');
+      seen.push({ url: String(input), inm, body: init?.body });
+      if (etag && inm === etag) return new Response(null, { status: 304 });
+      return new Response(JSON.stringify({ data: { n: seen.length } }), {
+        status: 200,
+        headers: { 'content-type': 'application/json', ...(etag ? { etag } : {}) },
+      });
+    };
+    return { fetch: f as typeof fetch, seen };
+  }
+  const post = (body: string): RequestInit => ({
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json' },
+  });
+  const q1 = JSON.stringify({ query: 'query { viewer { login } }', variables: { a: 1 } });
+  const q2 = JSON.stringify({ query: 'query { viewer { login } }', variables: { a: 2 } });
+
+  it('keys GraphQL queries by body, revalidates with the ETag, never serves them unrevalidated', async () => {
+    const counters = { apiCalls: 0, cacheHits: 0 };
+    const base = stub('"v1"');
+    const f = createCachingFetch({ cacheDir: join(dir, 'etag'), counters, baseFetch: base.fetch });
+    const url = 'https://api.example.test/graphql';
+    const a = await (await f(url, post(q1))).json();
+    const b = await (await f(url, post(q2))).json();
+    const a2 = await (await f(url, post(q1))).json();
+    assert.deepEqual(a, { data: { n: 1 } });
+    assert.deepEqual(b, { data: { n: 2 } }, 'another body is another entry');
+    assert.deepEqual(a2, a, 'the 304 replays the entry of that body');
+    assert.deepEqual(
+      base.seen.map((s) => s.inm),
+      [null, null, '"v1"']
+    );
+    assert.deepEqual(counters, { apiCalls: 2, cacheHits: 1 });
+  });
+
+  it('always refetches GraphQL without an ETag, and never caches other POSTs or mutations', async () => {
+    const counters = { apiCalls: 0, cacheHits: 0 };
+    const base = stub(null);
+    const f = createCachingFetch({ cacheDir: join(dir, 'none'), counters, baseFetch: base.fetch });
+    await f('https://api.example.test/graphql', post(q1));
+    const again = await (await f('https://api.example.test/graphql', post(q1))).json();
+    assert.deepEqual(again, { data: { n: 2 } }, 'fresh answer, not a stale one');
+
+    const tagged = stub('"v1"');
+    const g = createCachingFetch({ cacheDir: join(dir, 'other'), counters, baseFetch: tagged.fetch });
+    const mutation = JSON.stringify({ query: 'mutation { addStar(input: {}) { clientMutationId } }' });
+    for (let i = 0; i < 2; i++) {
+      await g('https://api.example.test/graphql', post(mutation));
+      await g('https://api.example.test/repos/o/r/issues', post('{"title":"x"}'));
+    }
+    assert.ok(
+      tagged.seen.every((s) => s.inm === null),
+      'no conditional request: nothing was cached'
+    );
+    assert.deepEqual(counters, { apiCalls: 6, cacheHits: 0 });
   });
 });

@@ -18,7 +18,9 @@ describe('replay of recorded workflow histories', () => {
   it('has histories for every workflow type', () => {
     const types = new Set(
       files.map((f) => {
-        const first = load(f).events[0] as { workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } } };
+        const first = load(f).events[0] as {
+          workflowExecutionStartedEventAttributes?: { workflowType?: { name?: string } };
+        };
         return first.workflowExecutionStartedEventAttributes?.workflowType?.name;
       })
     );

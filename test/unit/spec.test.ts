@@ -22,7 +22,10 @@ describe('spec validation', () => {
   });
 
   it('rejects unknown keys instead of ignoring them', () => {
-    const r = validateSpec({ id: 'exp-1', mine: { sources: [{ type: 'git', repo: 'a/b', path: 'repo' }], page_sise: 3 } }, dir);
+    const r = validateSpec(
+      { id: 'exp-1', mine: { sources: [{ type: 'git', repo: 'a/b', path: 'repo' }], page_sise: 3 } },
+      dir
+    );
     assert.ok(!r.ok);
     assert.equal(r.problems[0]?.path, 'mine.page_sise');
     assert.match(r.problems[0]!.message, /unknown key/);
@@ -87,7 +90,10 @@ describe('bottega CLI', () => {
 
   it('`run` exits 2 with one line per problem, without a server', () => {
     const file = join(dir, 'bad.yaml');
-    writeFileSync(file, 'id: exp-bad\nmine:\n  sources:\n    - type: git\n      repo: foo\n      path: repo\n  colour: blue\n');
+    writeFileSync(
+      file,
+      'id: exp-bad\nmine:\n  sources:\n    - type: git\n      repo: foo\n      path: repo\n  colour: blue\n'
+    );
     const r = cli(['run', file]);
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /^mine\.sources\[0\]\.repo: expected "owner\/name", got "foo"$/m);
@@ -111,6 +117,10 @@ describe('bottega CLI', () => {
     assert.equal(schema.additionalProperties, false);
     assert.ok(schema.properties.mine);
     const { readFileSync } = await import('node:fs');
-    assert.deepEqual(JSON.parse(readFileSync('examples/experiment.schema.json', 'utf8')), schema, 'regenerate it: npm run schema');
+    assert.deepEqual(
+      JSON.parse(readFileSync('examples/experiment.schema.json', 'utf8')),
+      schema,
+      'regenerate it: npm run schema'
+    );
   });
 });

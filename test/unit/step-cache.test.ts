@@ -13,7 +13,10 @@ const producer = { workflowId: 'exp/mine', runId: 'r1' };
 
 describe('canonical JSON and cache keys', () => {
   it('ignores key order and undefined members', () => {
-    assert.equal(canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: undefined } }), '{"a":{"d":[1,{"y":2,"z":1}]},"b":1}');
+    assert.equal(
+      canonicalJson({ b: 1, a: { d: [1, { z: 1, y: 2 }], c: undefined } }),
+      '{"a":{"d":[1,{"y":2,"z":1}]},"b":1}'
+    );
   });
   it('changes with stage version, input, upstream content and environment, not with upstream location', () => {
     const base = { stage: 'mine', version: '1', input: { a: 1 }, upstream: [], environment: { tok: 'x' } };
@@ -54,7 +57,15 @@ describe('local artifact store and step cache', () => {
     const result = { artifacts: { samples: out }, summary: { n: 1 } };
     assert.deepEqual(collectRefs(result), [out]);
     assert.deepEqual(await lookupStep(store, 'mine', 'k1'), { hit: false, reason: 'absent' });
-    await recordStep(store, { key: 'k1', stage: 'mine', version: '1', producer, createdAt: 'now', artifacts: collectRefs(result), result });
+    await recordStep(store, {
+      key: 'k1',
+      stage: 'mine',
+      version: '1',
+      producer,
+      createdAt: 'now',
+      artifacts: collectRefs(result),
+      result,
+    });
     const hit = await lookupStep(store, 'mine', 'k1');
     assert.ok(hit.hit);
     assert.deepEqual(hit.entry.result, result);

@@ -34,8 +34,23 @@ function candidatePr() {
         message: 'fix add',
         refined_message: null,
         diffs: [
-          { path: 'pkg/calc.py', previous_path: null, status: 'modified', binary: false, patch: '@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a - b\n+    return a + b\n' },
-          { path: 'tests/test_calc.py', previous_path: null, status: 'added', binary: false, patch: `@@ -0,0 +1,5 @@\n${TEST_AFTER.split('\n').slice(0, -1).map((l) => `+${l}`).join('\n')}\n` },
+          {
+            path: 'pkg/calc.py',
+            previous_path: null,
+            status: 'modified',
+            binary: false,
+            patch: '@@ -1,2 +1,2 @@\n def add(a, b):\n-    return a - b\n+    return a + b\n',
+          },
+          {
+            path: 'tests/test_calc.py',
+            previous_path: null,
+            status: 'added',
+            binary: false,
+            patch: `@@ -0,0 +1,5 @@\n${TEST_AFTER.split('\n')
+              .slice(0, -1)
+              .map((l) => `+${l}`)
+              .join('\n')}\n`,
+          },
         ],
       },
     ],
@@ -49,7 +64,8 @@ function candidatePr() {
 
 describe('task candidates', () => {
   it('classifies test paths like SWE-bench', () => {
-    for (const p of ['tests/test_x.py', 'pkg/testing/util.py', 'test_x.py', 'pkg/x_test.py', 'conftest.py']) assert.ok(isTestPath(p), p);
+    for (const p of ['tests/test_x.py', 'pkg/testing/util.py', 'test_x.py', 'pkg/x_test.py', 'conftest.py'])
+      assert.ok(isTestPath(p), p);
     for (const p of ['pkg/x.py', 'pkg/contest.py', 'docs/latest.md']) assert.ok(!isTestPath(p), p);
   });
 
@@ -59,8 +75,14 @@ describe('task candidates', () => {
     const c = r.candidate;
     assert.equal(c.instance_id, 'acme__widgets-7');
     assert.equal(c.base_commit, 'p'.repeat(40));
-    assert.match(c.patch, /^diff --git a\/pkg\/calc.py b\/pkg\/calc.py\n--- a\/pkg\/calc.py\n\+\+\+ b\/pkg\/calc.py\n@@ -1,2 \+1,2 @@/);
-    assert.match(c.test_patch, /new file mode 100644\n--- \/dev\/null\n\+\+\+ b\/tests\/test_calc.py\n@@ -0,0 \+1,5 @@/);
+    assert.match(
+      c.patch,
+      /^diff --git a\/pkg\/calc.py b\/pkg\/calc.py\n--- a\/pkg\/calc.py\n\+\+\+ b\/pkg\/calc.py\n@@ -1,2 \+1,2 @@/
+    );
+    assert.match(
+      c.test_patch,
+      /new file mode 100644\n--- \/dev\/null\n\+\+\+ b\/tests\/test_calc.py\n@@ -0,0 \+1,5 @@/
+    );
     assert.equal(c.problem_statement, 'add() subtracts\nadd(1, 2) returns -1\n');
     assert.equal(c.hints_text, 'confirmed');
     assert.deepEqual(c.issue_numbers, [3]);

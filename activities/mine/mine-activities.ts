@@ -64,13 +64,13 @@ const partKey = (prefix: string, page: number, kind: string) =>
 
 async function listPage(
   source: MineSource,
-  cursor: number,
-  limit: number,
+  page: { cursor: number; limit: number; maxRelevantFiles: number },
   deps: MineDeps
 ): Promise<{ prs: PrRecord[]; nextCursor: number | null }> {
-  if (source.type === 'git') return listGitPrs(source, { cursor, limit });
+  if (source.type === 'git') return listGitPrs(source, page);
   const token = deps.env[source.token_env];
-  return listGithubPrs(source, { cursor, limit, token, cacheDir: join(deps.cacheDir, 'github') });
+  const logger = loggerFor({ stage: 'mine', activity: 'minePage', repo: source.repo });
+  return listGithubPrs(source, { ...page, token, cacheDir: join(deps.cacheDir, 'github'), logger });
 }
 
 /** Creates the mine stage's activities. */
@@ -96,7 +96,11 @@ export function createMineActivities(deps: MineDeps) {
         // Repo-level decontamination: do not spend API quota on a repository we would drop whole.
         log.info('repository is on the decontamination list; skipped without listing');
       } else {
-        const listing = listPage(source, raw.cursor, raw.limit, deps);
+        const listing = listPage(
+          source,
+          { cursor: raw.cursor, limit: raw.limit, maxRelevantFiles: config.max_relevant_files },
+          deps
+        );
         ({ prs, nextCursor } = await withHeartbeats(
           () => ({ cursor: raw.cursor, page: raw.page, step: 'listing' }),
           listing

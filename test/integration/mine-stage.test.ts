@@ -137,9 +137,14 @@ describe('mine stage on the real Temporal dev server', () => {
     assert.deepEqual(b.summary, a.summary);
   });
 
-  it('a changed input misses the cache', async () => {
-    const { result } = await runExperiment(fixtureSpec('exp-it-mine', repos, {}, { max_tokens: 1000 }));
+  it('a changed input misses the cache, and the new limits apply', async () => {
+    const { result } = await runExperiment(
+      fixtureSpec('exp-it-mine', repos, {}, { max_tokens: 300, max_relevant_files: 1 })
+    );
     assert.equal(result.stages.mine!.status, 'ran');
+    const s = MineStageResult.parse(result.stages.mine!.result).summary;
+    assert.ok((s.files_skipped.too_many_files ?? 0) > 0, 'relevant files past the limit are counted');
+    assert.ok((s.formats.general!.dropped.over_max_tokens ?? 0) > 0, 'the length gate drops long samples');
   });
 
   it('a long repository continues as new and loses no page', async () => {

@@ -47,8 +47,11 @@ const BOT_RES = [
   /^snyk-bot$/i,
 ];
 
-/** True for author names/logins that are bots: a `[bot]` suffix or a well-known bot name. */
-export function isBotAuthor(name: string): boolean {
+/**
+ * True for author names/logins that are bots: a `[bot]` suffix or a well-known bot name. Sources
+ * record it as `author_is_bot`; the configurable `bot_patterns` filter (filters.ts) applies on top.
+ */
+export function isKnownBotName(name: string): boolean {
   return BOT_RES.some((re) => re.test(name));
 }
 
@@ -775,7 +778,7 @@ export async function listGitPrs(
       title: parsed.title,
       body: parsed.body,
       author,
-      author_is_bot: isBotAuthor(author) || botBranch,
+      author_is_bot: isKnownBotName(author) || botBranch,
       state: 'closed',
       merged: true,
       created_at: first?.authored_at ?? mergedAt,

@@ -42,7 +42,7 @@ import type {
   ReviewComment,
   SkippedFile,
 } from '../../contracts/pr';
-import { DEFAULT_MAX_RELEVANT_FILES, classifyContent, isBotAuthor, toIsoUtc } from './git-source';
+import { DEFAULT_MAX_RELEVANT_FILES, classifyContent, isKnownBotName, toIsoUtc } from './git-source';
 import { createCachingFetch, type CacheCounters } from './github-cache';
 import { parseIssueRefs } from './issue-links';
 
@@ -516,7 +516,7 @@ export async function listGithubPrs(src: GithubSource, opts: ListGithubPrsOption
       title: pr.title,
       body: pr.body ?? '',
       author,
-      author_is_bot: pr.user?.type === 'Bot' || isBotAuthor(author),
+      author_is_bot: pr.user?.type === 'Bot' || isKnownBotName(author),
       state: pr.state === 'open' ? 'open' : 'closed',
       merged,
       created_at: toIsoUtc(pr.created_at),

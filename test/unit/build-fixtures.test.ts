@@ -1,0 +1,77 @@
+import { before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeBuildFixtures, type BuildFixtures, type BuildFixtureTask } from '../../infra/fixtures/make-build-repos';
+
+/**
+ * The build-stage fixtures must mean what their table says: checked here on the host with git
+ * and the host's Python (no Docker), so a broken fixture is caught before any image is built.
+ */
+let fx: BuildFixtures;
+const dir = mkdtempSync(join(tmpdir(), 'bottega-bfx-'));
+
+/** A clean checkout of the task's repository at its base commit. */
+function checkout(t: BuildFixtureTask): string {
+  const src = fx.repos.find((r) => r.repo === t.repo)!.path;
+  const wt = mkdtempSync(join(dir, `${t.instance_id}-`));
+  execFileSync('git', ['clone', '-q', src, wt]);
+  execFileSync('git', ['-C', wt, 'checkout', '-q', t.base_commit]);
+  return wt;
+}
+
+function apply(wt: string, patch: string): boolean {
+  const file = join(wt, '..', `${Math.random().toString(36).slice(2)}.diff`);
+  writeFileSync(file, patch);
+  return spawnSync('git', ['-C', wt, 'apply', file]).status === 0;
+}
+
+describe('build fixtures', () => {
+  before(async () => {
+    fx = await makeBuildFixtures(join(dir, 'out'));
+  });
+
+  it('are deterministic', async () => {
+    const again = await makeBuildFixtures(join(dir, 'again'));
+    assert.deepEqual(
+      again.tasks.map((t) => [t.instance_id, t.base_commit, t.patch, t.test_patch]),
+      fx.tasks.map((t) => [t.instance_id, t.base_commit, t.patch, t.test_patch])
+    );
+  });
+
+  it('gold patches apply, except the one built not to', () => {
+    for (const t of fx.tasks) {
+      const wt = checkout(t);
+      assert.equal(apply(wt, t.test_patch), true, `${t.instance_id} test_patch`);
+      assert.equal(apply(wt, t.patch), t.expected.outcome !== 'patch_apply_failed', `${t.instance_id} patch`);
+    }
+  });
+
+  it('the valid pytest task fails before and passes after the gold patch', () => {
+    const t = fx.tasks.find((x) => x.instance_id === 'acme__calc-1')!;
+    const wt = checkout(t);
+    apply(wt, t.test_patch);
+    const pytest = () =>
+      spawnSync('python3', ['-m', 'pytest', '-rA', '-p', 'no:cacheprovider', 'tests'], { cwd: wt, encoding: 'utf8' });
+    const before = pytest();
+    assert.match(before.stdout, /^FAILED tests\/test_ops.py::test_add/m);
+    assert.match(before.stdout, /^PASSED tests\/test_ops.py::test_sub/m);
+    apply(wt, t.patch);
+    const after = pytest();
+    assert.equal(after.status, 0, after.stdout);
+    assert.match(after.stdout, /^PASSED tests\/test_ops.py::test_add/m);
+  });
+
+  it('the unittest task names its tests the way unittest prints them', () => {
+    const t = fx.tasks.find((x) => x.instance_id === 'acme__units-1')!;
+    const wt = checkout(t);
+    apply(wt, t.test_patch);
+    apply(wt, t.patch);
+    const r = spawnSync('python3', ['-m', 'unittest', '-v'], { cwd: wt, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    for (const id of [...t.expected.FAIL_TO_PASS!, ...t.expected.PASS_TO_PASS!])
+      assert.ok(r.stderr.includes(`${id} ... ok`), id);
+  });
+});

@@ -8,3 +8,6 @@ export * from './store';
 export * from './validation';
 export * from './temporal';
 export * from './failures';
+export * from './task';
+export * from './build';
+export * from './grading';

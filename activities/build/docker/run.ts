@@ -1,0 +1,216 @@
+/**
+ * Running commands in images: {@link runInContainer} for one-shot scripts in a fresh container (test
+ * runs, validation) and {@link execInContainer} for commands in a long-lived one (the agent loop).
+ */
+import { Writable } from 'node:stream';
+import type Docker from 'dockerode';
+
+export interface RunLimits {
+  /** CPU cores (fractional allowed). */
+  cpus: number;
+  memoryMb: number;
+  /** Most processes/threads at once (fork-bomb guard). */
+  pids: number;
+}
+
+export interface RunOptions {
+  image: string;
+  /** A bash script, run as `bash -lc script` (login shell: /etc/profile.d puts the venv on PATH). */
+  script: string;
+  timeoutMs: number;
+  limits: RunLimits;
+  /** Network access; off by default (`NetworkMode: none`). */
+  network?: boolean;
+  env?: Record<string, string>;
+  /** Working directory (default: the image's, /testbed). */
+  workdir?: string;
+  /** Output beyond this is elided in the middle (default 8 MiB). */
+  maxOutputBytes?: number;
+}
+
+export interface RunResult {
+  /** The script's exit status; null when it timed out (the container was killed). */
+  exitCode: number | null;
+  /** stdout and stderr merged in the order the script wrote them (stderr is joined to stdout). */
+  output: string;
+  timedOut: boolean;
+  durationMs: number;
+  /** The (already removed) container's id. */
+  containerId: string;
+}
+
+/**
+ * Runs `script` in a fresh container with resource limits, no network unless asked, and a hard
+ * timeout (the container is killed). The container is always removed.
+ */
+export async function runInContainer(docker: Docker, opts: RunOptions): Promise<RunResult> {
+  const started = Date.now();
+  const sink = new OutputSink(opts.maxOutputBytes ?? 8 * 1024 * 1024);
+  const container = await docker.createContainer({
+    Image: opts.image,
+    Cmd: mergedBash(opts.script),
+    Env: Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`),
+    ...(opts.workdir ? { WorkingDir: opts.workdir } : {}),
+    Tty: false,
+    AttachStdout: true,
+    AttachStderr: true,
+    Labels: { 'bottega.kind': 'run' },
+    HostConfig: {
+      NetworkMode: opts.network ? 'bridge' : 'none',
+      NanoCpus: Math.round(opts.limits.cpus * 1e9),
+      Memory: opts.limits.memoryMb * 1024 * 1024,
+      MemorySwap: opts.limits.memoryMb * 1024 * 1024,
+      PidsLimit: opts.limits.pids,
+    },
+  });
+  let timedOut = false;
+  let exitCode: number | null = null;
+  try {
+    const stream = await container.attach({ stream: true, stdout: true, stderr: true });
+    const ended = new Promise<void>((resolve) => {
+      stream.on('end', resolve);
+      stream.on('close', resolve);
+      stream.on('error', () => resolve());
+    });
+    docker.modem.demuxStream(stream, sink, sink);
+    await container.start();
+
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), opts.timeoutMs)));
+    const outcome = await Promise.race([container.wait() as Promise<{ StatusCode: number }>, timeout]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      timedOut = true;
+      await container.kill().catch(() => {});
+      sink.note(`\n[bottega] killed after ${opts.timeoutMs} ms\n`);
+    } else {
+      exitCode = outcome.StatusCode;
+      // The attach stream may still be flushing the last frames.
+      await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
+    }
+    (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+  } finally {
+    await container.remove({ force: true, v: true }).catch(() => {});
+  }
+  return { exitCode, output: sink.text(), timedOut, durationMs: Date.now() - started, containerId: container.id };
+}
+
+export interface ExecOptions {
+  timeoutMs: number;
+  env?: Record<string, string>;
+  workdir?: string;
+  maxOutputBytes?: number;
+}
+
+export interface ExecResult {
+  /** Exit status; 124 or 137 after a timeout (coreutils `timeout`), null if it never reported one. */
+  exitCode: number | null;
+  output: string;
+  timedOut: boolean;
+  durationMs: number;
+}
+
+/**
+ * Runs `cmd` through bash in a running container (the exec API), stdout and stderr merged. The
+ * command runs under coreutils `timeout` (TERM, then KILL 2 s later), so a runaway command is
+ * stopped inside the container; a host-side timer is the last resort.
+ */
+export async function execInContainer(
+  container: Docker.Container,
+  cmd: string,
+  opts: ExecOptions
+): Promise<ExecResult> {
+  const started = Date.now();
+  const sink = new OutputSink(opts.maxOutputBytes ?? 8 * 1024 * 1024);
+  const secs = Math.max(1, Math.ceil(opts.timeoutMs / 1000));
+  const exec = await container.exec({
+    Cmd: ['timeout', '--kill-after=2', `${secs}s`, ...mergedBash(cmd)],
+    AttachStdout: true,
+    AttachStderr: true,
+    Env: Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`),
+    ...(opts.workdir ? { WorkingDir: opts.workdir } : {}),
+  });
+  const stream = await exec.start({ hijack: true, stdin: false });
+  container.modem.demuxStream(stream, sink, sink);
+  let hostTimeout = false;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      hostTimeout = true;
+      stream.destroy();
+      resolve();
+    }, opts.timeoutMs + 10_000);
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    stream.on('end', done);
+    stream.on('close', done);
+    stream.on('error', done);
+  });
+  const info = await exec.inspect().catch(() => null);
+  const exitCode = info?.ExitCode ?? null;
+  const timedOut = hostTimeout || exitCode === 124 || (exitCode === 137 && Date.now() - started >= opts.timeoutMs);
+  return { exitCode, output: sink.text(), timedOut, durationMs: Date.now() - started };
+}
+
+/**
+ * `bash -lc script` with stderr joined to stdout at the file-descriptor level: the engine reads the
+ * two pipes concurrently, so only one pipe keeps the script's own order of output.
+ */
+function mergedBash(script: string): string[] {
+  return ['bash', '-c', 'exec bash -lc "$1" 2>&1', 'bash', script];
+}
+
+/** Collects output; beyond `max` bytes keeps the first and last halves. */
+class OutputSink extends Writable {
+  private readonly head: Buffer[] = [];
+  private headBytes = 0;
+  private tail: Buffer[] = [];
+  private tailBytes = 0;
+  private dropped = 0;
+
+  constructor(private readonly max: number) {
+    super();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
+    this.add(Buffer.from(chunk));
+    cb();
+  }
+
+  note(text: string): void {
+    this.add(Buffer.from(text));
+  }
+
+  text(): string {
+    const parts = [...this.head];
+    if (this.dropped > 0) parts.push(Buffer.from(`\n[... ${this.dropped} bytes elided ...]\n`));
+    return Buffer.concat([...parts, ...this.tail]).toString('utf8');
+  }
+
+  private add(buf: Buffer): void {
+    const half = Math.floor(this.max / 2);
+    if (this.headBytes < half) {
+      const take = buf.subarray(0, half - this.headBytes);
+      this.head.push(take);
+      this.headBytes += take.length;
+      buf = buf.subarray(take.length);
+    }
+    if (buf.length === 0) return;
+    this.tail.push(buf);
+    this.tailBytes += buf.length;
+    while (this.tailBytes > half && this.tail.length > 0) {
+      const first = this.tail[0]!;
+      const excess = this.tailBytes - half;
+      if (first.length <= excess) {
+        this.tail.shift();
+        this.tailBytes -= first.length;
+        this.dropped += first.length;
+      } else {
+        this.tail[0] = first.subarray(excess);
+        this.tailBytes -= excess;
+        this.dropped += excess;
+      }
+    }
+  }
+}

@@ -1,0 +1,101 @@
+import { z } from 'zod';
+import { RepoName } from './mine';
+import { InstallConfigPatch } from './task';
+
+/**
+ * Where the build stage takes its tasks from. At least one source must be set; tasks from several
+ * sources are concatenated (an `instance_id` seen twice keeps its first occurrence).
+ */
+export const BuildTaskSources = z
+  .strictObject({
+    /** Use the task candidates the mine stage of the same experiment emitted. */
+    from_mine: z.boolean().default(false),
+    /**
+     * SWE-bench / SWE-rebench JSONL files, one task record per line. Relative paths resolve against
+     * the spec file. Records may carry their own `install_config`, which wins over any recipe.
+     */
+    files: z.array(z.string().min(1)).default([]),
+  })
+  .refine((s) => s.from_mine || s.files.length > 0, {
+    error: 'no task source: set `from_mine: true` or list JSONL `files`',
+  });
+export type BuildTaskSources = z.infer<typeof BuildTaskSources>;
+
+/** Resource limits applied to every build and test container. */
+export const BuildLimits = z.strictObject({
+  /** CPU cores per container (fractions allowed). */
+  cpus: z.number().positive().default(1),
+  /** Memory per container, in MiB (hard limit; the kernel kills the test run above it). */
+  memory_mb: z.number().int().positive().default(2048),
+  /** Maximum number of processes per container (fork-bomb guard). */
+  pids: z.number().int().positive().default(512),
+});
+export type BuildLimits = z.infer<typeof BuildLimits>;
+
+/**
+ * Optional LLM setup agent (after SWE-rebench V2): when the record, the spec's recipe and the
+ * heuristics all fail, an agent may try to write the recipe. Configuration only for now.
+ */
+export const SetupAgentConfig = z.strictObject({
+  /** Turn the agent on. Off by default: builds stay deterministic and offline. */
+  enabled: z.boolean().default(false),
+  /** Base URL of an OpenAI-compatible endpoint, ending in /v1. */
+  endpoint: z.url().default('http://127.0.0.1:8000/v1'),
+  /** Model name sent to the endpoint. */
+  model: z.string().min(1).default('Qwen/Qwen3-235B-A22B-Instruct-2507'),
+  /** Name of the environment variable holding the API key (may be unset for local servers). */
+  api_key_env: z
+    .string()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')
+    .default('OPENAI_API_KEY'),
+  /** Most commands the agent may run in the container before it must emit a recipe or give up. */
+  max_steps: z.number().int().positive().default(30),
+});
+export type SetupAgentConfig = z.infer<typeof SetupAgentConfig>;
+
+/**
+ * The build stage's configuration: turns task records into runnable, validated environments.
+ * Recipe resolution order per task: the record's own `install_config`, then `recipes[repo]`
+ * (merged over the heuristics' findings), then heuristics on the repository's files.
+ */
+export const BuildConfig = z.strictObject({
+  /** Task sources (required). */
+  tasks: BuildTaskSources,
+  /**
+   * Per-repository recipes keyed by `owner/name`: partial install configs merged over what the
+   * heuristics detect. Use them to fix repositories the heuristics get wrong.
+   */
+  recipes: z
+    .record(RepoName, InstallConfigPatch, {
+      error: (iss) =>
+        iss.code === 'invalid_key' ? `recipe keys are "owner/name", got ${JSON.stringify(iss.input)}` : undefined,
+    })
+    .default({}),
+  /**
+   * Local directory of wheels for offline installs (`pip install --no-index --find-links`).
+   * Relative paths resolve against the spec file.
+   */
+  wheelhouse: z.string().min(1).optional(),
+  /** pip index mirror (`PIP_INDEX_URL`), e.g. a local devpi or a caching proxy. */
+  pip_index_url: z.url().optional(),
+  /**
+   * Times the tests run on each side (before and after the gold patch); a test whose status
+   * differs between runs is flaky and is dropped from FAIL_TO_PASS / PASS_TO_PASS.
+   */
+  validation_runs: z.number().int().min(1).max(10).default(2),
+  /** Wall-clock limit of one test run, in seconds (SWE-bench's default is 1,800). */
+  test_timeout_s: z.number().int().positive().default(1800),
+  /** Wall-clock limit of one environment build (install steps), in seconds. */
+  build_timeout_s: z.number().int().positive().default(3600),
+  /** Tasks built and validated at once (each uses one container at a time). */
+  concurrency: z.number().int().positive().default(2),
+  /** Resource limits of each container. */
+  limits: BuildLimits.prefault({}),
+  /** Local disk budget for environment images, in GB; least recently used images are pruned above it. */
+  disk_budget_gb: z.number().positive().default(50),
+  /** Optional LLM setup agent for repositories nothing else can build. */
+  setup_agent: SetupAgentConfig.prefault({}),
+});
+export type BuildConfig = z.infer<typeof BuildConfig>;
+/** What a user writes: defaults may be omitted. */
+export type BuildConfigInput = z.input<typeof BuildConfig>;

@@ -15,6 +15,7 @@ import {
 import { loggerFor } from './logger';
 import { ENHANCE_PROMPT_VERSION } from './mine/enhance';
 import { getTokenizer } from './mine/tokenizer';
+import { directoryDigest } from './build/docker';
 import { openStore } from './store/artifact-store';
 import { collectRefs, lookupStep, recordStep, stepCacheKey } from './store/step-cache';
 
@@ -26,6 +27,7 @@ const run = promisify(execFile);
  */
 export const STAGE_VERSIONS: Record<StageName, string> = {
   mine: '1',
+  build: '1',
 };
 
 /** Input of {@link createCacheActivities}' planStage. */
@@ -46,6 +48,32 @@ export interface StagePlan {
   missReason: string | null;
 }
 
+/** A non-retryable InvalidSpec failure naming the spec path at fault. */
+const invalid = (message: string) => ApplicationFailure.create({ type: INVALID_SPEC, nonRetryable: true, message });
+
+/** The commit `ref` of the repository at `path` points to now (the identity of a git input). */
+async function gitHead(path: string, ref: string, where: string): Promise<string> {
+  try {
+    const { stdout } = await run('git', ['-C', path, 'rev-parse', `${ref}^{commit}`]);
+    return stdout.trim();
+  } catch (e) {
+    throw invalid(
+      `${where}: cannot read ref ${JSON.stringify(ref)} of git repository ${path}: ${(e as Error).message.split('\n')[0]}`
+    );
+  }
+}
+
+/** sha256 of a file's bytes (the identity of a file input). */
+async function fileSha(path: string, where: string): Promise<string> {
+  try {
+    return createHash('sha256')
+      .update(await readFile(path))
+      .digest('hex');
+  } catch {
+    throw invalid(`${where}: cannot read ${path}`);
+  }
+}
+
 /** Environment digest: everything outside the spec that changes a stage's output. */
 async function environmentOf(stage: StageName, spec: ExperimentSpec): Promise<Record<string, string>> {
   const env: Record<string, string> = {};
@@ -56,30 +84,17 @@ async function environmentOf(stage: StageName, spec: ExperimentSpec): Promise<Re
     for (const [i, s] of spec.mine.sources.entries()) {
       if (s.type !== 'git') continue;
       // A git source's identity is the commit its ref points to now, plus its issues side file.
-      try {
-        const { stdout } = await run('git', ['-C', s.path, 'rev-parse', `${s.ref}^{commit}`]);
-        env[`source${i}.head`] = stdout.trim();
-      } catch (e) {
-        throw ApplicationFailure.create({
-          type: INVALID_SPEC,
-          nonRetryable: true,
-          message: `mine.sources[${i}].path: cannot read ref ${JSON.stringify(s.ref)} of git repository ${s.path}: ${(e as Error).message.split('\n')[0]}`,
-        });
-      }
-      if (s.issues_file) {
-        try {
-          env[`source${i}.issues`] = createHash('sha256')
-            .update(await readFile(s.issues_file))
-            .digest('hex');
-        } catch {
-          throw ApplicationFailure.create({
-            type: INVALID_SPEC,
-            nonRetryable: true,
-            message: `mine.sources[${i}].issues_file: cannot read ${s.issues_file}`,
-          });
-        }
-      }
+      env[`source${i}.head`] = await gitHead(s.path, s.ref, `mine.sources[${i}].path`);
+      if (s.issues_file) env[`source${i}.issues`] = await fileSha(s.issues_file, `mine.sources[${i}].issues_file`);
     }
+  }
+  if (stage === 'build' && spec.build) {
+    const b = spec.build;
+    for (const [i, f] of b.tasks.files.entries()) env[`tasks${i}`] = await fileSha(f, `build.tasks.files[${i}]`);
+    for (const [repo, path] of Object.entries(b.repo_paths)) {
+      env[`repo.${repo}`] = await gitHead(path, 'HEAD', `build.repo_paths.${repo}`);
+    }
+    if (b.wheelhouse) env.wheelhouse = await directoryDigest(b.wheelhouse);
   }
   return env;
 }

@@ -1,8 +1,9 @@
+import { createBuildActivities, type BuildDeps } from './build/build-activities';
 import { createCacheActivities } from './cache-activities';
 import { createMineActivities, type MineDeps } from './mine/mine-activities';
 
 /** Everything activities need from the outside world, injected by the worker. */
-export type ActivityDeps = MineDeps;
+export type ActivityDeps = MineDeps & BuildDeps;
 
 /**
  * Builds every activity bottega registers. Workflows type their proxies with
@@ -12,6 +13,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createCacheActivities(deps),
     ...createMineActivities(deps),
+    ...createBuildActivities(deps),
   };
 }
 

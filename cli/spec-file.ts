@@ -48,6 +48,29 @@ export function validateSpec(value: unknown, baseDir: string): LoadedSpec {
       }
     }
   });
+  const b = spec.build;
+  if (b) {
+    const mustExist = (path: string, where: string, what: string) => {
+      if (!existsSync(path))
+        problems.push({
+          path: where,
+          message: `${what} not found: ${path} (relative paths resolve against the spec file)`,
+        });
+    };
+    b.tasks.files = b.tasks.files.map((f, i) => {
+      const p = abs(f);
+      mustExist(p, `build.tasks.files[${i}]`, 'task file');
+      return p;
+    });
+    for (const [repo, p] of Object.entries(b.repo_paths)) {
+      b.repo_paths[repo] = abs(p);
+      mustExist(b.repo_paths[repo], `build.repo_paths.${repo}`, 'repository');
+    }
+    if (b.wheelhouse) {
+      b.wheelhouse = abs(b.wheelhouse);
+      mustExist(b.wheelhouse, 'build.wheelhouse', 'wheelhouse directory');
+    }
+  }
   return problems.length ? { ok: false, problems } : { ok: true, spec };
 }
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ArtifactRef } from './artifact';
 import { RepoName } from './mine';
 import { InstallConfigPatch } from './task';
 
@@ -75,6 +76,11 @@ export const BuildConfig = z.strictObject({
    * Local directory of wheels for offline installs (`pip install --no-index --find-links`).
    * Relative paths resolve against the spec file.
    */
+  /**
+   * Local git repositories (work trees or mirrors) by `owner/name`; relative paths resolve against
+   * the spec file. Repositories of the mine stage's git sources are added automatically.
+   */
+  repo_paths: z.record(RepoName, z.string().min(1)).default({}),
   wheelhouse: z.string().min(1).optional(),
   /** pip index mirror (`PIP_INDEX_URL`), e.g. a local devpi or a caching proxy. */
   pip_index_url: z.url().optional(),
@@ -99,3 +105,67 @@ export const BuildConfig = z.strictObject({
 export type BuildConfig = z.infer<typeof BuildConfig>;
 /** What a user writes: defaults may be omitted. */
 export type BuildConfigInput = z.input<typeof BuildConfig>;
+
+/** Why a task did not make it into the validated set. */
+export const BuildFailureReason = z.enum([
+  'invalid_record',
+  'no_recipe',
+  'repo_unavailable',
+  'base_missing',
+  'install_failed',
+  'image_failed',
+  'history_leak',
+  'patch_apply_failed',
+  'test_patch_apply_failed',
+  'tests_timed_out',
+  'no_tests_ran',
+  'invalid_test_log',
+  'no_fail_to_pass',
+]);
+export type BuildFailureReason = z.infer<typeof BuildFailureReason>;
+
+/** The outcome of one task: validated (with its tests and image) or failed with a reason. */
+export const BuildTaskOutcome = z.strictObject({
+  instance_id: z.string(),
+  repo: z.string(),
+  status: z.enum(['validated', 'failed']),
+  reason: BuildFailureReason.nullable(),
+  /** One line a human can act on. */
+  detail: z.string().nullable(),
+  FAIL_TO_PASS: z.array(z.string()),
+  PASS_TO_PASS: z.array(z.string()),
+  /** Tests whose status differed between validation runs: excluded from both lists. */
+  flaky: z.array(z.string()),
+  image: z.strictObject({ tag: z.string(), id: z.string() }).nullable(),
+  recipe_source: z.enum(['record', 'spec', 'heuristic']).nullable(),
+  /** Which stages were built now versus reused (content-hash tags). */
+  built: z.strictObject({ env: z.boolean(), instance: z.boolean() }),
+  /** Build or test log stored for a failure. */
+  log_uri: z.string().nullable(),
+});
+export type BuildTaskOutcome = z.infer<typeof BuildTaskOutcome>;
+
+/** The funnel of the build stage. */
+export const BuildSummary = z.strictObject({
+  candidates: z.number().int().nonnegative(),
+  built: z.number().int().nonnegative(),
+  validated: z.number().int().nonnegative(),
+  kept: z.number().int().nonnegative(),
+  failed: z.record(z.string(), z.number().int().nonnegative()),
+  flaky_tests: z.number().int().nonnegative(),
+  images_built: z.strictObject({ env: z.number().int(), instance: z.number().int() }),
+});
+export type BuildSummary = z.infer<typeof BuildSummary>;
+
+/** The build stage's output. */
+export const BuildStageResult = z.strictObject({
+  summary: BuildSummary,
+  artifacts: z.strictObject({
+    /** Validated tasks: the original records plus FAIL_TO_PASS, PASS_TO_PASS, image, install_config. */
+    tasks: ArtifactRef,
+    /** One {@link BuildTaskOutcome} per candidate, validated or not. */
+    outcomes: ArtifactRef,
+    summary: ArtifactRef,
+  }),
+});
+export type BuildStageResult = z.infer<typeof BuildStageResult>;

@@ -1,9 +1,10 @@
 import { z } from 'zod';
+import { BuildConfig } from './build';
 import { MineConfig } from './mine';
 import { StoreConfig } from './store';
 
-/** Stage names in pipeline order. Later issues add build, rollout, mix, train and evaluate. */
-export const STAGES = ['mine'] as const;
+/** Stage names in pipeline order. Later issues add rollout, mix, train and evaluate. */
+export const STAGES = ['mine', 'build'] as const;
 export const StageName = z.enum(STAGES);
 export type StageName = z.infer<typeof StageName>;
 
@@ -21,6 +22,7 @@ export const ExperimentSpec = z.strictObject({
   /** Stages to rerun even when the step cache holds a result for the same inputs. */
   force: z.array(StageName).default([]),
   mine: MineConfig.optional(),
+  build: BuildConfig.optional(),
 });
 export type ExperimentSpec = z.infer<typeof ExperimentSpec>;
 /** What a user writes: defaults may be omitted. */

@@ -32,7 +32,7 @@ export interface WorkerOptions {
 export async function createWorkers(opts: WorkerOptions): Promise<Worker[]> {
   const env = opts.env ?? process.env;
   const home = resolve(env.BOTTEGA_HOME ?? '.bottega');
-  const activities = createActivities({ cacheDir: join(home, 'cache'), env });
+  const activities = createActivities({ cacheDir: join(home, 'cache'), env, bottegaHome: home });
   const workers: Worker[] = [];
   for (const cap of opts.capabilities) {
     workers.push(

@@ -20,7 +20,9 @@ import {
   type StageName,
   type StageOutcome,
   type ArtifactRef,
+  type MineStageResult,
 } from '../contracts';
+import { buildStageWorkflow } from './build';
 import { mineStageWorkflow } from './mine';
 
 // --- Activities ---
@@ -46,10 +48,12 @@ export interface ExperimentProgress {
 
 export const progressQuery = defineQuery<ExperimentProgress>('progress');
 
-/** Child workflow runner of each stage. Later stages register here. */
-const STAGE_WORKFLOWS = {
-  mine: mineStageWorkflow,
-} as const;
+/** Local repositories of the mine stage's git sources, by `owner/name` (the build stage reuses them). */
+function gitSourcePaths(spec: ExperimentSpec): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const s of spec.mine?.sources ?? []) if (s.type === 'git') out[s.repo] = s.path;
+  return out;
+}
 
 /**
  * One experiment: runs each configured stage as its own child workflow (`<id>/<stage>`, so a
@@ -98,9 +102,8 @@ export async function experimentWorkflow(rawSpec: ExperimentSpec): Promise<Exper
       progress.children[stage] = workflowId;
       show();
       try {
-        const child = await startChild(STAGE_WORKFLOWS[stage], {
+        const options = {
           workflowId,
-          args: [{ experimentId: spec.id, config: spec[stage]!, store: spec.store, prefix: plan.prefix }],
           // A cancelled experiment cancels its stage (and through it, the stage's activities).
           parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
           typedSearchAttributes: [
@@ -108,8 +111,23 @@ export async function experimentWorkflow(rawSpec: ExperimentSpec): Promise<Exper
             { key: SA.Stage, value: stage },
           ],
           staticSummary: `${stage} stage of ${spec.id}`,
-        });
-        const stageResult = await child.result();
+        };
+        const common = { experimentId: spec.id, store: spec.store, prefix: plan.prefix };
+        const child =
+          stage === 'mine'
+            ? await startChild(mineStageWorkflow, { ...options, args: [{ ...common, config: spec.mine! }] })
+            : await startChild(buildStageWorkflow, {
+                ...options,
+                args: [
+                  {
+                    ...common,
+                    config: spec.build!,
+                    mineTasks: (result.stages.mine?.result as MineStageResult | undefined)?.artifacts.tasks ?? null,
+                    repoPaths: gitSourcePaths(spec),
+                  },
+                ],
+              });
+        const stageResult: unknown = await child.result();
         const producer = { workflowId, runId: child.firstExecutionRunId };
         await recordStage({ stage, key: plan.key, store: spec.store, result: stageResult, producer });
         outcome = { status: 'ran', cacheKey: plan.key, producer, result: stageResult };

@@ -2,3 +2,4 @@
 // drop workflows from the bundle.
 export { experimentWorkflow, progressQuery } from './experiment';
 export { mineStageWorkflow, mineRepoWorkflow, mineProgressQuery } from './mine';
+export { buildStageWorkflow, buildProgressQuery } from './build';

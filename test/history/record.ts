@@ -10,10 +10,13 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { TASK_QUEUES } from '../../contracts';
+import { makeBuildFixtures } from '../../infra/fixtures/make-build-repos';
 import { makeFixtureRepos } from '../../infra/fixtures/make-repos';
-import { cpuWorker, fixtureSpec } from '../helpers/stack';
+import { testWheelhouse } from '../helpers/docker';
+import { createWorkers } from '../../workers/worker';
+import { fixtureSpec } from '../helpers/stack';
 import { startTemporal, temporalCliPath } from '../helpers/temporal';
 
 const OUT = new URL('../history_files/', import.meta.url);
@@ -22,7 +25,11 @@ async function main(): Promise<void> {
   const env = await startTemporal();
   const home = mkdtempSync(join(tmpdir(), 'bottega-record-'));
   const { repos } = await makeFixtureRepos(join(home, 'fixtures'));
-  const worker = await cpuWorker(env, home);
+  const [worker, dockerWorker] = await createWorkers({
+    connection: env.nativeConnection,
+    capabilities: ['cpu', 'docker'],
+    env: { ...process.env, BOTTEGA_HOME: home },
+  });
   // Replay needs each history's workflow id (child ids derive from it).
   const manifest: Record<string, string> = {};
   const save = (name: string, workflowId: string, runId?: string) => {
@@ -33,7 +40,8 @@ async function main(): Promise<void> {
     manifest[`${name}.json`] = workflowId;
     console.log(`recorded ${name} (${workflowId})`);
   };
-  await worker.runUntil(async () => {
+  const dockerRun = dockerWorker!.run();
+  await worker!.runUntil(async () => {
     const start = (id: string, args: unknown[], type = 'experimentWorkflow') =>
       env.client.workflow.start(type, { workflowId: id, taskQueue: TASK_QUEUES.cpu, args });
 
@@ -68,7 +76,29 @@ async function main(): Promise<void> {
     );
     await can.result();
     save('mine-repo-continued', 'exp-history-can/mine/0-acme__widgets', can.firstExecutionRunId);
+
+    // The build stage (needs Docker): one valid task and one whose install fails.
+    const bfx = await makeBuildFixtures(join(home, 'build-fixtures'));
+    const few = bfx.tasks.filter((t) => ['acme__calc-1', 'acme__broken-1'].includes(t.instance_id));
+    const tasksFile = join(home, 'build-tasks.jsonl');
+    writeFileSync(tasksFile, few.map((t) => JSON.stringify(t)).join('\n') + '\n');
+    const build = await start('exp-history-build', [
+      {
+        id: 'exp-history-build',
+        build: {
+          tasks: { files: [tasksFile] },
+          repo_paths: Object.fromEntries(bfx.repos.map((r) => [r.repo, r.path])),
+          wheelhouse: testWheelhouse(resolve(process.env.BOTTEGA_HOME ?? '.bottega')),
+          validation_runs: 2,
+        },
+      },
+    ]);
+    await build.result();
+    save('experiment-build', 'exp-history-build', build.firstExecutionRunId);
+    save('build-stage', 'exp-history-build/build');
   });
+  dockerWorker!.shutdown();
+  await dockerRun;
   writeFileSync(new URL('manifest.json', OUT), JSON.stringify(manifest, null, 2) + '\n');
   await env.teardown();
 }

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +13,7 @@ import { ImageBuildError } from '../../activities/build/docker/errors';
 import { listBottegaImages, pruneImages } from '../../activities/build/docker/gc';
 import { buildInstanceImage, type InstanceImageResult } from '../../activities/build/docker/instance-image';
 import { execInContainer, runInContainer } from '../../activities/build/docker/run';
-import { dockerOrSkip } from '../helpers/docker';
+import { dockerOrSkip, testWheelhouse } from '../helpers/docker';
 
 /**
  * base → env → instance images on the real Docker engine, from a tiny local repository: a
@@ -106,19 +106,6 @@ function makeFixture(): void {
   commits = { env: envCommit, base, future, feature };
 }
 
-/** pytest and the build backend as wheels, downloaded once on the host and cached. */
-function ensureWheelhouse(): void {
-  wheelhouse = join(BOTTEGA_HOME, 'cache', 'test-wheelhouse');
-  const have = existsSync(wheelhouse) ? readdirSync(wheelhouse) : [];
-  if (['pytest-', 'setuptools-', 'wheel-'].every((p) => have.some((f) => f.startsWith(p)))) return;
-  mkdirSync(wheelhouse, { recursive: true });
-  execFileSync(
-    'python3',
-    ['-m', 'pip', 'download', '-q', '--only-binary=:all:', '-d', wheelhouse, 'pytest<9', 'setuptools<81', 'wheel'],
-    { stdio: 'inherit' }
-  );
-}
-
 async function removeImage(tag: string | undefined): Promise<void> {
   if (tag)
     await docker
@@ -131,7 +118,7 @@ describe('docker images: base → env → instance', { skip: probe.skip ?? false
   before(async () => {
     tmp = mkdtempSync(join(tmpdir(), 'bottega-images-'));
     makeFixture();
-    ensureWheelhouse();
+    wheelhouse = testWheelhouse(BOTTEGA_HOME);
     let t = Date.now();
     baseTag = await ensureBaseImage(docker, '3.11');
     timings.base = Date.now() - t;

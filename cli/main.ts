@@ -84,6 +84,28 @@ program
     process.exit(r.status ?? 1);
   });
 
+const envs = program.command('envs').description('Docker environments (images) built by the build stage');
+envs
+  .command('ls')
+  .description('list bottega images with the bytes each adds over its parent')
+  .action(async () => {
+    const { envsList } = await import('./envs');
+    await envsList(out);
+  });
+envs
+  .command('prune')
+  .description('remove least-recently-used env/instance images until the budget is met (never one in use)')
+  .option('--budget-gb <n>', 'bytes to keep, in GB', (v) => Number(v), 50)
+  .option('--dry-run', 'only show what would be removed')
+  .action(async (o: { budgetGb: number; dryRun?: boolean }) => {
+    if (!Number.isFinite(o.budgetGb) || o.budgetGb < 0) {
+      err('--budget-gb: expected a number of gigabytes >= 0');
+      process.exit(2);
+    }
+    const { envsPrune } = await import('./envs');
+    await envsPrune({ budgetGb: o.budgetGb, dryRun: !!o.dryRun }, out);
+  });
+
 program
   .command('worker')
   .description('run a worker serving the task queues of the given capabilities')

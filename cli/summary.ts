@@ -1,4 +1,4 @@
-import type { ExperimentResult, MineStageResult } from '../contracts';
+import type { BuildStageResult, ExperimentResult, MineStageResult } from '../contracts';
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 
@@ -42,6 +42,21 @@ export function formatMineSummary(r: MineStageResult): string {
   return lines.join('\n');
 }
 
+/** Human-readable funnel of the build stage. */
+export function formatBuildSummary(r: BuildStageResult): string {
+  const s = r.summary;
+  const lines = [
+    `  funnel: candidates ${fmt(s.candidates)} → built ${fmt(s.built)} → validated ${fmt(s.validated)} → kept ${fmt(s.kept)}`,
+    `  failures, by reason:`,
+    ...counts(s.failed),
+    `  flaky tests excluded: ${fmt(s.flaky_tests)}; images built now: ${s.images_built.env} env, ${s.images_built.instance} instance`,
+    `  artifacts:`,
+  ];
+  for (const [k, a] of Object.entries(r.artifacts))
+    lines.push(`    ${k.padEnd(10)} ${a.uri}  (${a.records ?? '-'} records)`);
+  return lines.join('\n');
+}
+
 /** Human-readable summary of an experiment result. */
 export function formatExperimentResult(r: ExperimentResult): string {
   const out = [`experiment ${r.experimentId}`];
@@ -50,6 +65,7 @@ export function formatExperimentResult(r: ExperimentResult): string {
       `stage ${stage}: ${o.status === 'cached' ? `reused from cache (produced by ${o.producer.workflowId} run ${o.producer.runId})` : `ran (${o.producer.workflowId})`}`
     );
     if (stage === 'mine') out.push(formatMineSummary(o.result as MineStageResult));
+    if (stage === 'build') out.push(formatBuildSummary(o.result as BuildStageResult));
   }
   return out.join('\n');
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ArtifactRef } from './artifact';
 import { RepoName } from './mine';
-import { InstallConfigPatch } from './task';
+import { InstallConfig, InstallConfigPatch } from './task';
 
 /**
  * Where the build stage takes its tasks from. At least one source must be set; tasks from several
@@ -138,6 +138,8 @@ export const BuildTaskOutcome = z.strictObject({
   flaky: z.array(z.string()),
   image: z.strictObject({ tag: z.string(), id: z.string() }).nullable(),
   recipe_source: z.enum(['record', 'spec', 'heuristic']).nullable(),
+  /** The recipe the task was built and tested with (whatever its source). */
+  install_config: InstallConfig.nullable(),
   /** Which stages were built now versus reused (content-hash tags). */
   built: z.strictObject({ env: z.boolean(), instance: z.boolean() }),
   /** Build or test log stored for a failure. */
@@ -154,6 +156,8 @@ export const BuildSummary = z.strictObject({
   failed: z.record(z.string(), z.number().int().nonnegative()),
   flaky_tests: z.number().int().nonnegative(),
   images_built: z.strictObject({ env: z.number().int(), instance: z.number().int() }),
+  /** Images removed to stay within `disk_budget_gb` (least recently used first; never this run's). */
+  images_pruned: z.number().int().nonnegative(),
 });
 export type BuildSummary = z.infer<typeof BuildSummary>;
 

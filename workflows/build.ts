@@ -24,10 +24,11 @@ const { prepareBuild, finalizeBuild } = proxyActivities<Activities>({
 });
 
 /** Builds run on hosts with a Docker engine: the docker task queue. */
-const { buildTask } = proxyActivities<Activities>({
+const { buildTask, enforceDiskBudget } = proxyActivities<Activities>({
   taskQueue: TASK_QUEUES.docker,
   startToCloseTimeout: '4 hours',
-  heartbeatTimeout: '2 minutes',
+  // buildTask heartbeats every 5 s, so a dead worker is noticed in half a minute.
+  heartbeatTimeout: '30 seconds',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 4 },
 });
@@ -79,5 +80,6 @@ export async function buildStageWorkflow(input: BuildStageInput): Promise<BuildS
       `tasks ${progress.done}/${progress.candidates} · validated ${progress.validated} · failed ${progress.done - progress.validated}`
     );
   });
-  return finalizeBuild({ ...base, candidates, count });
+  const { pruned } = await enforceDiskBudget({ ...base, count });
+  return finalizeBuild({ ...base, candidates, count, pruned });
 }

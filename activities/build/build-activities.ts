@@ -16,6 +16,7 @@ import { withHeartbeats } from '../heartbeat';
 import { loggerFor } from '../logger';
 import { openStore } from '../store/artifact-store';
 import { parseTaskJsonl } from './task-io';
+import { pruneImages } from './docker';
 import { buildAndValidate } from './validate-task';
 
 /** Dependencies of the build activities. */
@@ -158,6 +159,7 @@ export function createBuildActivities(deps: BuildDeps) {
           flaky: [],
           image: null,
           recipe_source: null,
+          install_config: null,
           built: { env: false, instance: false },
           log_uri: null,
         });
@@ -182,8 +184,34 @@ export function createBuildActivities(deps: BuildDeps) {
       return { status: outcome.status, reason: outcome.reason };
     },
 
+    /**
+     * Keeps the images bottega holds within `disk_budget_gb`: removes least-recently-used
+     * environment and instance images, never one of this run's validated tasks or one in use.
+     */
+    async enforceDiskBudget(raw: BuildStepInput & { count: number }): Promise<{ pruned: number; freedBytes: number }> {
+      const config = parseInput(BuildConfig, raw.config, 'build config');
+      const store = openStore(parseInput(StoreConfig, raw.store, 'store config'), deps.env);
+      const keep: string[] = [];
+      for (let i = 0; i < raw.count; i++) {
+        const o = BuildTaskOutcome.parse(
+          JSON.parse((await store.get(store.uriFor(outcomeKey(raw.prefix, i)))).toString('utf8'))
+        );
+        if (o.image) keep.push(o.image.tag, o.image.id);
+      }
+      const r = await pruneImages(docker(), { budgetBytes: config.disk_budget_gb * 1e9, inUse: keep });
+      if (r.removed.length) {
+        loggerFor({ experimentId: raw.experimentId, stage: 'build', activity: 'enforceDiskBudget' }).info(
+          { removed: r.removed.map((i) => i.tag), freedBytes: r.beforeBytes - r.afterBytes },
+          'images pruned to the disk budget'
+        );
+      }
+      return { pruned: r.removed.length, freedBytes: r.beforeBytes - r.afterBytes };
+    },
+
     /** Collects the outcomes into the validated task set, the outcome list and the funnel summary. */
-    async finalizeBuild(raw: BuildStepInput & { candidates: ArtifactRef; count: number }): Promise<BuildStageResult> {
+    async finalizeBuild(
+      raw: BuildStepInput & { candidates: ArtifactRef; count: number; pruned: number }
+    ): Promise<BuildStageResult> {
       const store = openStore(parseInput(StoreConfig, raw.store, 'store config'), deps.env);
       const candidates = (await store.get(raw.candidates.uri))
         .toString('utf8')
@@ -198,6 +226,7 @@ export function createBuildActivities(deps: BuildDeps) {
         failed: {},
         flaky_tests: 0,
         images_built: { env: 0, instance: 0 },
+        images_pruned: raw.pruned,
       };
       const outcomes: string[] = [];
       const validated: string[] = [];
@@ -221,6 +250,7 @@ export function createBuildActivities(deps: BuildDeps) {
               FAIL_TO_PASS: o.FAIL_TO_PASS,
               PASS_TO_PASS: o.PASS_TO_PASS,
               image: o.image,
+              install_config: o.install_config,
               bottega: { flaky: o.flaky, recipe_source: o.recipe_source },
             })
           );

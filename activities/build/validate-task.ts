@@ -97,6 +97,7 @@ export async function buildAndValidate(input: ValidateInput, deps: ValidateDeps)
     flaky: [],
     image: null,
     recipe_source: null,
+    install_config: null,
     built: { env: false, instance: false },
     log_uri: null,
   };
@@ -115,6 +116,7 @@ export async function buildAndValidate(input: ValidateInput, deps: ValidateDeps)
   const recipe = resolveRecipe({ task, recipes: config.recipes, repo: gitRepoView(input.repoPath, envCommit) });
   if (!recipe.config) return fail('no_recipe', recipe.reason, recipe.notes.join('\n'));
   outcome.recipe_source = recipe.source;
+  outcome.install_config = recipe.config;
   const cfg: InstallConfig = recipe.config;
 
   let imageTag: string;

@@ -111,6 +111,10 @@ describe('build stage (real Docker, real Temporal)', { skip: 'skip' in probe ? p
     for (const t of validated) {
       assert.ok(Array.isArray(t.FAIL_TO_PASS) && (t.FAIL_TO_PASS as string[]).length > 0);
       assert.equal(t.expected !== undefined, true, 'unknown fields of the record are kept');
+      const ic = t.install_config as { test_cmd?: string; log_parser?: string };
+      assert.ok(ic.test_cmd && ic.log_parser, 'the record carries the recipe it was validated with');
+      const image = t.image as { tag: string; id: string };
+      assert.match(image.id, /^sha256:[0-9a-f]{64}$/);
     }
   });
 

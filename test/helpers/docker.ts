@@ -2,9 +2,6 @@
  * Docker for integration tests: a client for the local engine, or a reason to skip when none
  * answers. Under CI (`process.env.CI` set) a missing engine is a failure, not a skip.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import Docker from 'dockerode';
 
 /** A connected client, or `{ skip }` with the reason no engine answered. */
@@ -25,19 +22,4 @@ export async function dockerOrSkip(): Promise<
   }
 }
 
-/**
- * pytest and a build backend as wheels, downloaded once on the host (which reaches PyPI) and
- * cached under `$BOTTEGA_HOME/cache/test-wheelhouse`: containers install from it offline.
- */
-export function testWheelhouse(bottegaHome: string): string {
-  const wheelhouse = join(bottegaHome, 'cache', 'test-wheelhouse');
-  const have = existsSync(wheelhouse) ? readdirSync(wheelhouse) : [];
-  if (['pytest-', 'setuptools-', 'wheel-'].every((p) => have.some((f) => f.startsWith(p)))) return wheelhouse;
-  mkdirSync(wheelhouse, { recursive: true });
-  execFileSync(
-    'python3',
-    ['-m', 'pip', 'download', '-q', '--only-binary=:all:', '-d', wheelhouse, 'pytest<9', 'setuptools<81', 'wheel'],
-    { stdio: 'inherit' }
-  );
-  return wheelhouse;
-}
+export { fixtureWheelhouse as testWheelhouse } from '../../infra/fixtures/wheelhouse';

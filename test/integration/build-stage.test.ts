@@ -11,6 +11,7 @@ import type { Worker } from '@temporalio/worker';
 import { BuildStageResult, BuildTaskOutcome, TASK_QUEUES, type ExperimentResult } from '../../contracts';
 import { runInContainer } from '../../activities/build/docker';
 import { makeBuildFixtures, type BuildFixtures } from '../../infra/fixtures/make-build-repos';
+import { makeFixtureRepos } from '../../infra/fixtures/make-repos';
 import { createWorkers } from '../../workers/worker';
 import { dockerOrSkip, testWheelhouse } from '../helpers/docker';
 import { startTemporal } from '../helpers/temporal';
@@ -146,5 +147,42 @@ describe('build stage (real Docker, real Temporal)', { skip: 'skip' in probe ? p
     assert.equal(again.summary.kept, first.summary.kept);
     assert.deepEqual(again.summary.failed, first.summary.failed);
     assert.equal(again.artifacts.tasks.sha256, first.artifacts.tasks.sha256);
+  });
+  it('validates the task candidates the mine stage found, in one experiment', async () => {
+    const { repos } = await makeFixtureRepos(join(tmp, 'mine-fixtures'));
+    const widgets = repos.find((r) => r.repo === 'acme/widgets')!;
+    const id = 'exp-it-mine-build';
+    const r = (await env.client.workflow.execute('experimentWorkflow', {
+      workflowId: id,
+      taskQueue: TASK_QUEUES.cpu,
+      args: [
+        {
+          id,
+          store: { uri: `file://${join(tmp, 'artifacts')}` },
+          mine: { sources: [{ type: 'git', repo: widgets.repo, path: widgets.path, issues_file: widgets.issuesFile }] },
+          build: {
+            tasks: { from_mine: true },
+            wheelhouse: testWheelhouse(BOTTEGA_HOME),
+            // The fixture pins an old pytest and is not an installable package (flat layout), so the
+            // spec's per-repo recipe overrides what the heuristics detect.
+            recipes: {
+              'acme/widgets': {
+                reqs_path: [],
+                pip_packages: ['pytest'],
+                install: [],
+                test_cmd: 'python -m pytest -rA -p no:cacheprovider tests',
+              },
+            },
+          },
+        },
+      ],
+    })) as ExperimentResult;
+    const build = BuildStageResult.parse(r.stages.build!.result);
+    assert.equal(build.summary.candidates, 1);
+    assert.equal(build.summary.kept, 1, JSON.stringify(build.summary));
+    const [task] = readLines(build.artifacts.tasks.uri);
+    assert.equal(task!.instance_id, 'acme__widgets-5');
+    assert.deepEqual(task!.FAIL_TO_PASS, ['tests/test_core.py::test_normalize_zero_sum']);
+    assert.equal((task!.bottega as { recipe_source: string }).recipe_source, 'spec');
   });
 });

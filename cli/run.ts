@@ -29,6 +29,15 @@ export function progressLine(p: ExperimentProgress): string {
     .join('  ');
 }
 
+/** Counts from a stage's `progress` query (mine: repositories, PRs, samples; build: tasks). */
+export function stageDetail(p: Record<string, unknown>): string {
+  if (typeof p.repos === 'number')
+    return `repositories ${String(p.reposDone)}/${p.repos}, PRs ${String(p.prsSeen)}, samples ${String(p.samples)}`;
+  if (typeof p.candidates === 'number')
+    return `tasks ${String(p.done)}/${p.candidates}, validated ${String(p.validated)}`;
+  return '';
+}
+
 /** Runs an experiment (optionally waiting), printing progress to stderr. */
 export async function runExperiment(
   client: Client,
@@ -51,14 +60,17 @@ export async function runExperiment(
 
   let last = '';
   const timer = setInterval(() => {
-    handle
-      .query<ExperimentProgress>('progress')
-      .then((p) => {
-        const line = progressLine(p);
-        if (line !== last) opts.err(`  ${line}`);
-        last = line;
-      })
-      .catch(() => undefined);
+    void (async () => {
+      const p = await handle.query<ExperimentProgress>('progress');
+      // Drill into the running stage's own progress query for counts.
+      const child = p.current ? p.children[p.current] : undefined;
+      const detail = child
+        ? stageDetail(await client.workflow.getHandle(child).query<Record<string, unknown>>('progress'))
+        : '';
+      const line = progressLine(p) + (detail ? `  (${detail})` : '');
+      if (line !== last) opts.err(`  ${line}`);
+      last = line;
+    })().catch(() => undefined);
   }, 1000);
   try {
     const result = (await handle.result()) as ExperimentResult;

@@ -4,6 +4,7 @@
  * image (the tag differs).
  */
 import { createHash } from 'node:crypto';
+import { canonicalJson, canonicalHash as contentHash } from '../../store/canonical';
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import type { InstallConfig } from '../../../contracts/task';
@@ -14,28 +15,8 @@ import type { InstallConfig } from '../../../contracts/task';
  */
 export const TEMPLATE_VERSION = 1;
 
-/** JSON with object keys sorted at every depth (arrays keep their order); `undefined` fields drop out. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
-}
-
-function sortKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(value).sort()) {
-      const v = (value as Record<string, unknown>)[key];
-      if (v !== undefined) out[key] = sortKeys(v);
-    }
-    return out;
-  }
-  return value;
-}
-
-/** Hex sha256 of the canonical JSON of `value`. */
-export function contentHash(value: unknown): string {
-  return createHash('sha256').update(canonicalJson(value)).digest('hex');
-}
+// Canonical JSON and its hash: the step cache's functions, so both key content alike.
+export { canonicalJson, contentHash };
 
 /**
  * One Docker repository-name component from free text: lower case, `[a-z0-9]` joined by `.`, `_`,

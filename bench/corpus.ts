@@ -489,6 +489,7 @@ export function syntheticPr(r: Rng, n: number): PrRecord {
       ]
     : [];
   return {
+    commits_truncated: false,
     repo,
     repo_description: sentence(r, 4, 10),
     number: n,

@@ -114,6 +114,11 @@ export const PrRecord = z.strictObject({
   merge_commit_sha: z.string().nullable().default(null),
   /** Commits in PR order, oldest first. */
   commits: z.array(PrCommit),
+  /**
+   * True when the PR has more commits than a source returns (GitHub lists at most 250): `commits`
+   * is then incomplete, and the filters drop the PR rather than render a partial history.
+   */
+  commits_truncated: z.boolean().default(false),
   /** Net change from the first commit's parent to the head: one entry per path. */
   changed_files: z.array(
     z.strictObject({ path: z.string(), previous_path: z.string().nullable().default(null), status: FileStatus })

@@ -6,6 +6,7 @@ export const SharedDropReason = {
   botAuthor: 'bot_author',
   decontaminated: 'decontaminated_repo',
   issueTooManyComments: 'issue_too_many_comments',
+  commitsTruncated: 'too_many_commits',
 } as const;
 export type SharedDropReason = (typeof SharedDropReason)[keyof typeof SharedDropReason];
 
@@ -35,6 +36,7 @@ export function sharedFilter(pr: PrRecord, filters: MineFilters): SharedDropReas
   if (filters.merged_only && !pr.merged) return SharedDropReason.notMerged;
   if (filters.exclude_bots && isBotAuthor(pr, filters.bot_patterns)) return SharedDropReason.botAuthor;
   if (isDecontaminatedRepo(pr.repo, filters)) return SharedDropReason.decontaminated;
+  if (pr.commits_truncated) return SharedDropReason.commitsTruncated;
   if (pr.linked_issues.some((i) => i.comments.length > filters.max_issue_comments)) {
     return SharedDropReason.issueTooManyComments;
   }

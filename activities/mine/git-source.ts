@@ -474,6 +474,8 @@ async function listMerges(repo: string, head: string): Promise<MergeRef[]> {
 interface PrRange {
   /** Non-merge PR commits, parents before children (capped at MAX_PR_COMMITS). */
   commits: RevParents[];
+  /** More non-merge commits than MAX_PR_COMMITS: `commits` holds the first ones only. */
+  truncated: boolean;
   /** merge-base(P1, P2), null for unrelated histories. */
   mergeBase: string | null;
 }
@@ -539,8 +541,13 @@ async function prRanges(repo: string, page: MergeRef[]): Promise<PrRange[]> {
     const mc = graph.get(m.sha);
     for (const p of mc?.parents.slice(2) ?? []) claim(p);
     const ordered = topoOrder(mine, graph);
-    const commits = ordered.filter((c) => c.parents.length <= 1).slice(0, MAX_PR_COMMITS);
-    out.push({ commits, mergeBase: boundary.size === 1 ? [...boundary][0]! : null });
+    const nonMerge = ordered.filter((c) => c.parents.length <= 1);
+    const commits = nonMerge.slice(0, MAX_PR_COMMITS);
+    out.push({
+      commits,
+      truncated: nonMerge.length > MAX_PR_COMMITS,
+      mergeBase: boundary.size === 1 ? [...boundary][0]! : null,
+    });
     if (boundary.size > 1) needMergeBase.push(i);
   });
   const limit = pLimit(4);
@@ -787,6 +794,7 @@ export async function listGitPrs(
       base_sha: m.p1,
       head_sha: m.p2,
       merge_commit_sha: m.sha,
+      commits_truncated: ranges[i]!.truncated,
       commits,
       changed_files: net[i]!.map((c) => ({ path: c.path, previous_path: c.previous_path, status: c.status })),
       relevant_files: relevant[i],

@@ -42,7 +42,7 @@ import type {
   ReviewComment,
   SkippedFile,
 } from '../../contracts/pr';
-import { DEFAULT_MAX_RELEVANT_FILES, classifyContent, isKnownBotName, toIsoUtc } from './git-source';
+import { DEFAULT_MAX_RELEVANT_FILES, MAX_PR_COMMITS, classifyContent, isKnownBotName, toIsoUtc } from './git-source';
 import { createCachingFetch, type CacheCounters } from './github-cache';
 import { parseIssueRefs } from './issue-links';
 
@@ -615,6 +615,8 @@ export async function listGithubPrs(src: GithubSource, opts: ListGithubPrsOption
 
     return PrRecord.parse({
       ...common,
+      // GitHub's /pulls/N/commits stops at 250: a full list means the PR may have more.
+      commits_truncated: apiCommits.length >= MAX_PR_COMMITS,
       commits,
       changed_files: changed,
       relevant_files: relevant,

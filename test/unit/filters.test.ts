@@ -59,3 +59,9 @@ describe('python subset filter', () => {
     assert.equal(pythonFilter(makePr({ changed_files: many }), filters), 'too_many_files');
   });
 });
+
+describe('truncated commit lists', () => {
+  it('drops a PR whose commit list a source had to cut, instead of rendering part of it', () => {
+    assert.equal(sharedFilter(makePr({ commits_truncated: true }), filters), 'too_many_commits');
+  });
+});

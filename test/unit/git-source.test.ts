@@ -6,7 +6,8 @@ import { join, relative } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { GitSource } from '../../contracts/mine';
 import { PrRecord } from '../../contracts/pr';
-import { listGitPrs, parseMergeMessage, SYNTHETIC_PR_BASE } from '../../activities/mine/git-source';
+import { listGitPrs, MAX_PR_COMMITS, parseMergeMessage, SYNTHETIC_PR_BASE } from '../../activities/mine/git-source';
+import { MAYA, Repo } from '../../infra/fixtures/git-repo';
 import { makeFixtureRepos, type FixtureRepo } from '../../infra/fixtures/make-repos';
 
 /** Pinned so a change of fixture content, or of git's object format, is noticed on any machine. */
@@ -450,5 +451,31 @@ describe('listGitPrs at scale', () => {
     assert.equal(count, N);
     assert.ok(ms < 60_000, `listing took ${ms} ms`);
     t.diagnostic(`listed ${N} PRs in ${ms} ms`);
+  });
+});
+
+describe('a PR with more commits than a source lists', () => {
+  it('keeps the first 250 commits and marks the PR truncated', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bottega-long-pr-'));
+    const repo = new Repo(dir);
+    await repo.init();
+    await repo.commit(MAYA, 'init', { 'a.py': 'x = 0\n' });
+    await repo.checkout('long', 'main');
+    // One fast-import stream instead of 251 git processes.
+    let stream = '';
+    for (let i = 1; i <= MAX_PR_COMMITS + 1; i++) {
+      stream += `commit refs/heads/long\ncommitter Maya <m@x> ${1_700_000_000 + i} +0000\ndata 4\nc${String(i).padStart(3, '0')}\n`;
+      stream += i === 1 ? 'from refs/heads/long^0\n' : '';
+      stream += `M 100644 inline a.py\ndata ${`x = ${i}\n`.length}\nx = ${i}\n\n`;
+    }
+    execFileSync('git', ['-C', dir, 'fast-import', '--quiet'], { input: stream });
+    await repo.checkout('main');
+    await repo.merge(MAYA, 'long', 'Merge pull request #9 from maya/long\n\nA long PR');
+    const src = GitSource.parse({ type: 'git', repo: 'acme/long', path: dir });
+    const { prs } = await listGitPrs(src, { cursor: 0, limit: 10 });
+    assert.equal(prs.length, 1);
+    assert.equal(prs[0]!.commits.length, MAX_PR_COMMITS);
+    assert.equal(prs[0]!.commits_truncated, true);
+    await rm(dir, { recursive: true, force: true });
   });
 });

@@ -35,7 +35,8 @@ export type BuildLimits = z.infer<typeof BuildLimits>;
 
 /**
  * Optional LLM setup agent (after SWE-rebench V2): when the record, the spec's recipe and the
- * heuristics all fail, an agent may try to write the recipe. Configuration only for now.
+ * heuristics all fail (or the install fails), an agent explores the repository in a container
+ * without network and proposes an install_config, accepted only if the task then validates.
  */
 export const SetupAgentConfig = z.strictObject({
   /** Turn the agent on. Off by default: builds stay deterministic and offline. */
@@ -137,7 +138,7 @@ export const BuildTaskOutcome = z.strictObject({
   /** Tests whose status differed between validation runs: excluded from both lists. */
   flaky: z.array(z.string()),
   image: z.strictObject({ tag: z.string(), id: z.string() }).nullable(),
-  recipe_source: z.enum(['record', 'spec', 'heuristic']).nullable(),
+  recipe_source: z.enum(['record', 'spec', 'heuristic', 'agent']).nullable(),
   /** The recipe the task was built and tested with (whatever its source). */
   install_config: InstallConfig.nullable(),
   /** Which stages were built now versus reused (content-hash tags). */

@@ -1,17 +1,18 @@
 import { execFileSync } from 'node:child_process';
 import type Docker from 'dockerode';
-import type {
-  BuildConfig,
-  BuildFailureReason,
-  BuildTaskOutcome,
+import {
   InstallConfig,
-  TaskRecord,
-  TestStatusMap,
+  type BuildConfig,
+  type BuildFailureReason,
+  type BuildTaskOutcome,
+  type TaskRecord,
+  type TestStatusMap,
 } from '../../contracts';
 import { buildApplyPatchScript, buildEvalScript, deriveTask, judgeLog } from '../grading';
 import { buildEnvImage, buildInstanceImage, ensureBaseImage, ImageBuildError, runInContainer } from './docker';
 import type { RepoView } from './heuristics';
 import { resolveRecipe } from './recipe';
+import { proposeInstallConfig } from './setup-agent';
 
 /** What {@link buildAndValidate} needs from its caller. */
 export interface ValidateDeps {
@@ -21,6 +22,8 @@ export interface ValidateDeps {
   progress: (step: string) => void;
   /** Stores a failure's log; returns its URI. */
   saveLog: (name: string, text: string) => Promise<string>;
+  /** Where the setup agent's API key is read from (default: `process.env`). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** One task to build and validate. */
@@ -77,16 +80,17 @@ function verdictReason(reason: string | null): BuildFailureReason {
   }
 }
 
-/**
- * Builds the task's images (base → environment → instance, each reused when its content-hash
- * tag exists) and validates it: the tests run `validation_runs` times before and after the gold
- * patch, each run in a fresh container without network. FAIL_TO_PASS and PASS_TO_PASS come from
- * runs that agree; tests whose status changes between runs are flaky and excluded. Never throws
- * for a task-level problem: the outcome carries the reason (and a stored log).
- */
-export async function buildAndValidate(input: ValidateInput, deps: ValidateDeps): Promise<BuildTaskOutcome> {
-  const { task, config } = input;
-  const outcome: BuildTaskOutcome = {
+/** What the images-and-validation step shares between the first try and the agent's proposal. */
+interface AttemptContext {
+  task: TaskRecord;
+  repoPath: string;
+  envCommit: string;
+  config: BuildConfig;
+  deps: ValidateDeps;
+}
+
+function emptyOutcome(task: TaskRecord): BuildTaskOutcome {
+  return {
     instance_id: task.instance_id,
     repo: task.repo,
     status: 'failed',
@@ -101,23 +105,127 @@ export async function buildAndValidate(input: ValidateInput, deps: ValidateDeps)
     built: { env: false, instance: false },
     log_uri: null,
   };
+}
+
+/**
+ * Builds the task's images (base → environment → instance, each reused when its content-hash
+ * tag exists) and validates it: the tests run `validation_runs` times before and after the gold
+ * patch, each run in a fresh container without network. FAIL_TO_PASS and PASS_TO_PASS come from
+ * runs that agree; tests whose status changes between runs are flaky and excluded. Never throws
+ * for a task-level problem: the outcome carries the reason (and a stored log).
+ *
+ * With `setup_agent.enabled`, a task without a recipe (`no_recipe`) or whose environment does not
+ * install (`install_failed`) gets one more chance: the LLM setup agent proposes a recipe, which is
+ * accepted only if the task then validates (`recipe_source: 'agent'`).
+ */
+export async function buildAndValidate(input: ValidateInput, deps: ValidateDeps): Promise<BuildTaskOutcome> {
+  const { task, config } = input;
+  if (!input.repoPath) {
+    return {
+      ...emptyOutcome(task),
+      reason: 'repo_unavailable',
+      detail: `no local repository for ${task.repo}: add it to build.repo_paths`,
+    };
+  }
+  const ctx: AttemptContext = {
+    task,
+    repoPath: input.repoPath,
+    envCommit: task.environment_setup_commit ?? task.base_commit,
+    config,
+    deps,
+  };
+
+  deps.progress('recipe');
+  const recipe = resolveRecipe({ task, recipes: config.recipes, repo: gitRepoView(ctx.repoPath, ctx.envCommit) });
+  if (!recipe.config) {
+    const outcome = emptyOutcome(task);
+    outcome.reason = 'no_recipe';
+    outcome.detail = recipe.reason;
+    if (recipe.notes.length > 0) {
+      outcome.log_uri = await deps.saveLog(`${task.instance_id}.no_recipe.log`, recipe.notes.join('\n'));
+    }
+    if (!config.setup_agent.enabled) return outcome;
+    return retryWithSetupAgent(ctx, outcome, { python: null, notes: [recipe.reason, ...recipe.notes] });
+  }
+  const outcome = await validateWith(ctx, recipe.config, recipe.source, '');
+  if (!config.setup_agent.enabled || outcome.reason !== 'install_failed') return outcome;
+  return retryWithSetupAgent(ctx, outcome, {
+    python: recipe.config.python,
+    notes: [
+      `the ${recipe.source} recipe ${JSON.stringify(recipe.config)} failed to install: ${outcome.detail ?? ''}`,
+      ...recipe.notes,
+    ],
+  });
+}
+
+/**
+ * The agent's second chance: asks the setup agent for a recipe and validates it. Returns the
+ * validated outcome (`recipe_source: 'agent'`) or `failed` — the original failure, its detail
+ * extended with what the agent tried (its transcript is stored as a log).
+ */
+async function retryWithSetupAgent(
+  ctx: AttemptContext,
+  failed: BuildTaskOutcome,
+  hint: { python: string | null; notes: string[] }
+): Promise<BuildTaskOutcome> {
+  const { task, config, deps } = ctx;
+  const agent = config.setup_agent;
+  const env = deps.env ?? process.env;
+  let tried: string;
+  let transcript: unknown[] = [];
+  try {
+    const python = hint.python ?? InstallConfig.shape.python.parse(undefined);
+    deps.progress('setup agent: base image');
+    const baseTag = await ensureBaseImage(deps.docker, python, { bottegaHome: deps.bottegaHome });
+    const proposal = await proposeInstallConfig({
+      docker: deps.docker,
+      baseTag,
+      python,
+      repo: task.repo,
+      repoPath: ctx.repoPath,
+      envCommit: ctx.envCommit,
+      task: { instance_id: task.instance_id, repo: task.repo, problem_statement: task.problem_statement },
+      agent,
+      apiKey: env[agent.api_key_env] || undefined,
+      wheelhouse: config.wheelhouse,
+      notes: hint.notes,
+      limits: { cpus: config.limits.cpus, memoryMb: config.limits.memory_mb, pids: config.limits.pids },
+      commandTimeoutMs: Math.min(config.build_timeout_s, 600) * 1000,
+      onStep: (_step, what) => deps.progress(what),
+    });
+    transcript = proposal.transcript;
+    if (proposal.config) {
+      const outcome = await validateWith(ctx, proposal.config, 'agent', 'agent.');
+      if (outcome.status === 'validated') return outcome;
+      tried = `its proposal (after ${proposal.steps} steps) did not validate: ${outcome.reason}: ${outcome.detail ?? ''}`;
+    } else {
+      tried = `no proposal after ${proposal.steps} steps (${proposal.reason}${proposal.detail ? `: ${proposal.detail}` : ''})`;
+    }
+  } catch (err) {
+    if (!(err instanceof ImageBuildError)) throw err;
+    tried = `could not start: ${err.message}`;
+  }
+  const uri = await deps.saveLog(`${task.instance_id}.setup-agent.json`, JSON.stringify(transcript, null, 2));
+  return { ...failed, detail: `${failed.detail ?? ''}; setup agent: ${tried} (transcript: ${uri})` };
+}
+
+/** Builds the images for `cfg` and runs the validation; logs of a failure are stored as `<id>.<prefix><reason>.log`. */
+async function validateWith(
+  ctx: AttemptContext,
+  cfg: InstallConfig,
+  source: NonNullable<BuildTaskOutcome['recipe_source']>,
+  logPrefix: string
+): Promise<BuildTaskOutcome> {
+  const { task, config, deps, envCommit } = ctx;
+  const outcome = emptyOutcome(task);
+  outcome.recipe_source = source;
+  outcome.install_config = cfg;
   const fail = async (reason: BuildFailureReason, detail: string, log?: string): Promise<BuildTaskOutcome> => {
     outcome.reason = reason;
     outcome.detail = detail;
-    if (log) outcome.log_uri = await deps.saveLog(`${task.instance_id}.${reason}.log`, log);
+    if (log) outcome.log_uri = await deps.saveLog(`${task.instance_id}.${logPrefix}${reason}.log`, log);
     return outcome;
   };
-  if (!input.repoPath) {
-    return fail('repo_unavailable', `no local repository for ${task.repo}: add it to build.repo_paths`);
-  }
-  const envCommit = task.environment_setup_commit ?? task.base_commit;
-
-  deps.progress('recipe');
-  const recipe = resolveRecipe({ task, recipes: config.recipes, repo: gitRepoView(input.repoPath, envCommit) });
-  if (!recipe.config) return fail('no_recipe', recipe.reason, recipe.notes.join('\n'));
-  outcome.recipe_source = recipe.source;
-  outcome.install_config = recipe.config;
-  const cfg: InstallConfig = recipe.config;
 
   let imageTag: string;
   try {
@@ -127,7 +235,7 @@ export async function buildAndValidate(input: ValidateInput, deps: ValidateDeps)
     const env = await buildEnvImage(deps.docker, {
       baseTag,
       repo: task.repo,
-      repoPath: input.repoPath,
+      repoPath: ctx.repoPath,
       envCommit,
       config: cfg,
       ...(config.wheelhouse ? { wheelhouse: config.wheelhouse } : {}),
@@ -141,7 +249,7 @@ export async function buildAndValidate(input: ValidateInput, deps: ValidateDeps)
     const inst = await buildInstanceImage(deps.docker, {
       envTag: env.tag,
       repo: task.repo,
-      repoPath: input.repoPath,
+      repoPath: ctx.repoPath,
       baseCommit: task.base_commit,
       instanceId: task.instance_id,
       envCommit,

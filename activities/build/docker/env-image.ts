@@ -30,6 +30,21 @@ const execFileP = promisify(execFile);
 
 /** Where the env layer's virtualenv lives. */
 export const VENV = '/opt/venv';
+
+/**
+ * The first Dockerfile lines of every image bottega builds on a base: bash with pipefail, and a
+ * virtualenv at /opt/venv on PATH (login shells reset PATH in /etc/profile; profile.d puts the
+ * venv back in front).
+ */
+export function venvPreamble(baseTag: string): string[] {
+  const profile = `export VIRTUAL_ENV=${VENV}\\nexport PATH="${VENV}/bin:$PATH"\\n`;
+  return [
+    `FROM ${baseTag}`,
+    'SHELL ["/bin/bash", "-o", "pipefail", "-c"]',
+    `ENV VIRTUAL_ENV=${VENV} PATH=${IMAGE_PATH}`,
+    `RUN python3 -m venv ${VENV} && printf '${profile}' > /etc/profile.d/00-bottega-venv.sh`,
+  ];
+}
 /** PATH of env and instance images (an imported base image has none of its own). */
 export const IMAGE_PATH = `${VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
 
@@ -180,14 +195,7 @@ function envDockerfile(opts: EnvImageOptions, steps: Step[]): string {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key))
       throw new ImageBuildError('env', 'install_failed', `bad env var name: ${key}`, '');
   }
-  const profile = `export VIRTUAL_ENV=${VENV}\\nexport PATH="${VENV}/bin:$PATH"\\n`;
-  const lines = [
-    `FROM ${opts.baseTag}`,
-    'SHELL ["/bin/bash", "-o", "pipefail", "-c"]',
-    `ENV VIRTUAL_ENV=${VENV} PATH=${IMAGE_PATH}`,
-    // Login shells (`bash -l`) reset PATH in /etc/profile; profile.d puts the venv back in front.
-    `RUN python3 -m venv ${VENV} && printf '${profile}' > /etc/profile.d/00-bottega-venv.sh`,
-  ];
+  const lines = venvPreamble(opts.baseTag);
   if (opts.config.system_packages.length > 0) {
     lines.push(
       `RUN echo '>>> [bottega] system_packages' && apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${opts.config.system_packages.map(shQuote).join(' ')} && rm -rf /var/lib/apt/lists/*`

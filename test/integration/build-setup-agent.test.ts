@@ -88,7 +88,11 @@ describe('build setup agent (real Docker, fake LLM)', { skip: 'skip' in probe ? 
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  const run = async (script: (req: RecordedRequest, i: number) => FakeAction | undefined, enabled = true) => {
+  const run = async (
+    script: (req: RecordedRequest, i: number) => FakeAction | undefined,
+    enabled = true,
+    t: TaskRecord = task
+  ) => {
     await fake?.close();
     fake = await startFakeLlm({ script });
     logs = new Map();
@@ -109,7 +113,7 @@ describe('build setup agent (real Docker, fake LLM)', { skip: 'skip' in probe ? 
       },
       env: { [KEY_ENV]: API_KEY },
     };
-    return buildAndValidate({ task, repoPath, config }, deps);
+    return buildAndValidate({ task: t, repoPath, config }, deps);
   };
 
   const assertKeyNowhere = (o: BuildTaskOutcome) => {
@@ -195,6 +199,33 @@ describe('build setup agent (real Docker, fake LLM)', { skip: 'skip' in probe ? 
     assert.equal(broken.reason, 'no_recipe');
     assert.match(broken.detail ?? '', /no proposal after 1 steps \(model_error: HTTP 400/);
     assertKeyNowhere(broken);
+  });
+
+  it('D: an install that fails brings in the agent, whose working recipe replaces the record one', async () => {
+    const broken = TaskRecord.parse({
+      ...task,
+      instance_id: 'acme__gadget-2',
+      install_config: { ...GOOD_CONFIG, install: ['false'] },
+    });
+    const o = await run(
+      (_req, i) =>
+        i === 0
+          ? {
+              kind: 'reply',
+              content: null,
+              toolCalls: [call('d1', 'submit_install_config', { install_config: GOOD_CONFIG })],
+            }
+          : { kind: 'reply', content: 'done' },
+      true,
+      broken
+    );
+    assert.equal(o.status, 'validated', `${o.reason} ${o.detail}`);
+    assert.equal(o.recipe_source, 'agent');
+    assert.deepEqual(o.install_config?.install, []);
+    assert.deepEqual(o.FAIL_TO_PASS, ['checks/check_ops.py::test_add']);
+    const prompt = JSON.stringify(fake!.chatRequests[0]!.body?.messages ?? []);
+    assert.match(prompt, /the record recipe .* failed to install/, 'the agent is told why it was called');
+    assertKeyNowhere(o);
   });
 
   it('C: with the agent disabled the task fails with no_recipe and the model is never asked', async () => {

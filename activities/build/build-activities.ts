@@ -17,7 +17,7 @@ import { loggerFor } from '../logger';
 import { openStore } from '../store/artifact-store';
 import { parseTaskJsonl } from './task-io';
 import { pruneImages } from './docker';
-import { buildAndValidate } from './validate-task';
+import { buildAndValidate, emptyOutcome } from './validate-task';
 
 /** Dependencies of the build activities. */
 export interface BuildDeps {
@@ -148,21 +148,7 @@ export function createBuildActivities(deps: BuildDeps) {
       let step = 'start';
       let outcome: BuildTaskOutcome;
       if (!c.task) {
-        outcome = BuildTaskOutcome.parse({
-          instance_id: c.instance_id,
-          repo: c.repo,
-          status: 'failed',
-          reason: 'invalid_record',
-          detail: c.invalid,
-          FAIL_TO_PASS: [],
-          PASS_TO_PASS: [],
-          flaky: [],
-          image: null,
-          recipe_source: null,
-          install_config: null,
-          built: { env: false, instance: false },
-          log_uri: null,
-        });
+        outcome = { ...emptyOutcome(c), reason: 'invalid_record', detail: c.invalid };
       } else {
         const work = buildAndValidate(
           { task: c.task, repoPath: c.repoPath, config },

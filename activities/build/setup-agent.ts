@@ -5,21 +5,17 @@
  * limits) and proposes an `install_config`. The proposal is only a proposal: the caller builds
  * and validates it like any other recipe and accepts it only if the task validates.
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type Docker from 'dockerode';
 import type { SetupAgentConfig } from '../../contracts/build';
 import { InstallConfig, LogParserName } from '../../contracts/task';
 import { chatCompletion, type ChatMessage, type ToolCall } from '../llm/openai-client';
-import { BuildContext, execInContainer, ImageBuildError, VENV, venvPreamble } from './docker';
+import { execInContainer, repoContext, VENV, venvPreamble } from './docker';
 import { buildFromContext, errorMessage, imageId } from './docker/build';
 import type { RunLimits } from './docker/run';
 import { contentHash, directoryDigest, repoSlug } from './docker/tags';
-
-const execFileP = promisify(execFile);
 
 /** Bump when the probe image's Dockerfile changes meaning. */
 const PROBE_TEMPLATE = 1;
@@ -194,15 +190,7 @@ export async function ensureProbeImage(
 
   const tmp = await mkdtemp(join(tmpdir(), 'bottega-probe-'));
   try {
-    const srcTar = join(tmp, 'src.tar');
-    try {
-      await execFileP('git', ['-C', opts.repoPath, 'archive', '--format=tar', '-o', srcTar, opts.envCommit]);
-    } catch (err) {
-      throw new ImageBuildError('env', 'git_failed', `git archive ${opts.envCommit}: ${errorMessage(err)}`, '');
-    }
-    const ctx = new BuildContext();
-    await ctx.addHostFile(srcTar, 'src.tar');
-    if (opts.wheelhouse) await ctx.addDirectory(opts.wheelhouse, 'wheels');
+    const ctx = await repoContext(tmp, opts);
     const lines = [
       ...venvPreamble(opts.baseTag),
       ...(opts.wheelhouse ? ['COPY wheels/ /wheels/', 'ENV PIP_NO_INDEX=1 PIP_FIND_LINKS=/wheels'] : []),

@@ -89,7 +89,8 @@ interface AttemptContext {
   deps: ValidateDeps;
 }
 
-function emptyOutcome(task: TaskRecord): BuildTaskOutcome {
+/** A failed outcome with nothing built yet; callers fill in the reason. */
+export function emptyOutcome(task: Pick<TaskRecord, 'instance_id' | 'repo'>): BuildTaskOutcome {
   return {
     instance_id: task.instance_id,
     repo: task.repo,

@@ -32,6 +32,26 @@ const execFileP = promisify(execFile);
 export const VENV = '/opt/venv';
 
 /**
+ * A build context holding the repository at `envCommit` as `src.tar` (a `git archive`) and, when
+ * given, the wheelhouse under `wheels/`. `tmp` is a scratch directory the caller removes.
+ */
+export async function repoContext(
+  tmp: string,
+  opts: { repoPath: string; envCommit: string; wheelhouse?: string }
+): Promise<BuildContext> {
+  const srcTar = join(tmp, 'src.tar');
+  try {
+    await execFileP('git', ['-C', opts.repoPath, 'archive', '--format=tar', '-o', srcTar, opts.envCommit]);
+  } catch (err) {
+    throw new ImageBuildError('env', 'git_failed', `git archive ${opts.envCommit}: ${errorMessage(err)}`, '');
+  }
+  const ctx = new BuildContext();
+  await ctx.addHostFile(srcTar, 'src.tar');
+  if (opts.wheelhouse) await ctx.addDirectory(opts.wheelhouse, 'wheels');
+  return ctx;
+}
+
+/**
  * The first Dockerfile lines of every image bottega builds on a base: bash with pipefail, and a
  * virtualenv at /opt/venv on PATH (login shells reset PATH in /etc/profile; profile.d puts the
  * venv back in front).
@@ -105,16 +125,7 @@ export async function buildEnvImage(docker: Docker, opts: EnvImageOptions): Prom
 
   const tmp = await mkdtemp(join(tmpdir(), 'bottega-env-'));
   try {
-    const srcTar = join(tmp, 'src.tar');
-    try {
-      await execFileP('git', ['-C', opts.repoPath, 'archive', '--format=tar', '-o', srcTar, opts.envCommit]);
-    } catch (err) {
-      throw new ImageBuildError('env', 'git_failed', `git archive ${opts.envCommit}: ${errorMessage(err)}`, '');
-    }
-
-    const ctx = new BuildContext();
-    await ctx.addHostFile(srcTar, 'src.tar');
-    if (opts.wheelhouse) await ctx.addDirectory(opts.wheelhouse, 'wheels');
+    const ctx = await repoContext(tmp, opts);
     const steps = recipeSteps(config, pipFlags(opts));
     for (const s of steps) ctx.addData(`bottega-steps/${s.file}`, s.script, 0o755);
     ctx.addData('Dockerfile', envDockerfile(opts, steps));

@@ -1,7 +1,15 @@
 /** Image building and running on a local Docker engine (base → env → instance). */
 export { ensureBaseImage, BUILD_BASE_SCRIPT } from './base-image';
 export { BuildContext } from './context';
-export { buildEnvImage, VENV, IMAGE_PATH, venvPreamble, type EnvImageOptions, type EnvImageResult } from './env-image';
+export {
+  buildEnvImage,
+  VENV,
+  IMAGE_PATH,
+  repoContext,
+  venvPreamble,
+  type EnvImageOptions,
+  type EnvImageResult,
+} from './env-image';
 export { ImageBuildError, type ImageBuildReason, type ImageStage } from './errors';
 export {
   listBottegaImages,

@@ -8,8 +8,8 @@ import {
   type TaskRecord,
   type TestStatusMap,
 } from '../../contracts';
-import { buildApplyPatchScript, buildEvalScript, deriveTask, judgeLog } from '../grading';
-import { buildEnvImage, buildInstanceImage, ensureBaseImage, ImageBuildError, runInContainer } from './docker';
+import { deriveTask, judgeLog, runTaskTests } from '../grading';
+import { buildEnvImage, buildInstanceImage, ensureBaseImage, ImageBuildError } from './docker';
 import type { RepoView } from './heuristics';
 import { resolveRecipe } from './recipe';
 import { proposeInstallConfig } from './setup-agent';
@@ -60,10 +60,6 @@ export function gitRepoView(repoPath: string, commit: string): RepoView {
     },
   };
 }
-
-/** A shell line that writes `content` to `path` without quoting hazards (base64). */
-const writeFileLine = (path: string, content: string) =>
-  `echo '${Buffer.from(content, 'utf8').toString('base64')}' | base64 -d > ${path}`;
 
 /** Maps a grading verdict's reason to the build stage's failure reasons. */
 function verdictReason(reason: string | null): BuildFailureReason {
@@ -269,39 +265,21 @@ async function validateWith(
     throw e;
   }
 
-  const evalScript = buildEvalScript({
-    baseCommit: task.base_commit,
-    testPatch: task.test_patch,
-    testCmd: cfg.test_cmd,
-    envVars: cfg.env_vars,
-  });
-  const script = (withGold: boolean) =>
-    [
-      writeFileLine('/tmp/eval.sh', evalScript),
-      ...(withGold
-        ? [
-            writeFileLine('/tmp/gold.patch', task.patch),
-            writeFileLine('/tmp/apply.sh', buildApplyPatchScript('/tmp/gold.patch')),
-            'bash /tmp/apply.sh || exit 1',
-          ]
-        : []),
-      'bash /tmp/eval.sh',
-    ].join('\n');
-
   const before: TestStatusMap[] = [];
   const after: TestStatusMap[] = [];
   for (let run = 1; run <= config.validation_runs; run++) {
     for (const withGold of [false, true]) {
       deps.progress(`validation run ${run}/${config.validation_runs} ${withGold ? 'after' : 'before'} the gold patch`);
-      const r = await runInContainer(deps.docker, {
+      const r = await runTaskTests(deps.docker, {
         image: imageTag,
-        script: script(withGold),
+        task,
+        config: cfg,
+        patch: withGold ? task.patch : null,
         timeoutMs: config.test_timeout_s * 1000,
         limits: { cpus: config.limits.cpus, memoryMb: config.limits.memory_mb, pids: config.limits.pids },
-        network: false,
         env: { BOTTEGA_VALIDATION_RUN: String(run) },
       });
-      const verdict = judgeLog(cfg.log_parser, { exitCode: r.exitCode, timedOut: r.timedOut, output: r.output });
+      const verdict = judgeLog(cfg.log_parser, r);
       if (!verdict.valid) {
         const phase = withGold ? 'after' : 'before';
         return fail(verdictReason(verdict.reason), `${verdict.reason} (run ${run}, ${phase} the gold patch)`, r.output);

@@ -28,6 +28,7 @@ const run = promisify(execFile);
 export const STAGE_VERSIONS: Record<StageName, string> = {
   mine: '1',
   build: '1',
+  rollout: '1',
 };
 
 /** Input of {@link createCacheActivities}' planStage. */

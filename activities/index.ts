@@ -1,5 +1,6 @@
 import { createBuildActivities, type BuildDeps } from './build/build-activities';
 import { createCacheActivities } from './cache-activities';
+import { createRolloutActivities } from './rollout/rollout-activities';
 import { createMineActivities, type MineDeps } from './mine/mine-activities';
 
 /** Everything activities need from the outside world, injected by the worker. */
@@ -14,6 +15,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createCacheActivities(deps),
     ...createMineActivities(deps),
     ...createBuildActivities(deps),
+    ...createRolloutActivities(deps),
   };
 }
 

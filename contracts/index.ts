@@ -11,3 +11,5 @@ export * from './failures';
 export * from './task';
 export * from './build';
 export * from './grading';
+export * from './rollout';
+export * from './trajectory';

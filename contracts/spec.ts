@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { BuildConfig } from './build';
 import { MineConfig } from './mine';
+import { RolloutConfig } from './rollout';
 import { StoreConfig } from './store';
 
-/** Stage names in pipeline order. Later issues add rollout, mix, train and evaluate. */
-export const STAGES = ['mine', 'build'] as const;
+/** Stage names in pipeline order. Later issues add mix, train and evaluate. */
+export const STAGES = ['mine', 'build', 'rollout'] as const;
 export const StageName = z.enum(STAGES);
 export type StageName = z.infer<typeof StageName>;
 
@@ -23,6 +24,7 @@ export const ExperimentSpec = z.strictObject({
   force: z.array(StageName).default([]),
   mine: MineConfig.optional(),
   build: BuildConfig.optional(),
+  rollout: RolloutConfig.optional(),
 });
 export type ExperimentSpec = z.infer<typeof ExperimentSpec>;
 /** What a user writes: defaults may be omitted. */

@@ -1,4 +1,5 @@
 import {
+  ApplicationFailure,
   defineQuery,
   proxyActivities,
   setCurrentDetails,
@@ -21,8 +22,11 @@ import {
   type StageOutcome,
   type ArtifactRef,
   type MineStageResult,
+  type BuildStageResult,
+  INVALID_SPEC,
 } from '../contracts';
 import { buildStageWorkflow } from './build';
+import { rolloutStageWorkflow } from './rollout';
 import { mineStageWorkflow } from './mine';
 
 // --- Activities ---
@@ -47,6 +51,19 @@ export interface ExperimentProgress {
 }
 
 export const progressQuery = defineQuery<ExperimentProgress>('progress');
+
+/** The build stage's validated tasks, which the rollout stage works on. */
+function validatedTasks(result: ExperimentResult): ArtifactRef {
+  const build = result.stages.build?.result as BuildStageResult | undefined;
+  if (!build) {
+    throw ApplicationFailure.create({
+      type: INVALID_SPEC,
+      nonRetryable: true,
+      message: 'rollout: the experiment has no build stage to take validated tasks from (add `build`)',
+    });
+  }
+  return build.artifacts.tasks;
+}
 
 /** Local repositories of the mine stage's git sources, by `owner/name` (the build stage reuses them). */
 function gitSourcePaths(spec: ExperimentSpec): Record<string, string> {
@@ -116,17 +133,22 @@ export async function experimentWorkflow(rawSpec: ExperimentSpec): Promise<Exper
         const child =
           stage === 'mine'
             ? await startChild(mineStageWorkflow, { ...options, args: [{ ...common, config: spec.mine! }] })
-            : await startChild(buildStageWorkflow, {
-                ...options,
-                args: [
-                  {
-                    ...common,
-                    config: spec.build!,
-                    mineTasks: (result.stages.mine?.result as MineStageResult | undefined)?.artifacts.tasks ?? null,
-                    repoPaths: gitSourcePaths(spec),
-                  },
-                ],
-              });
+            : stage === 'build'
+              ? await startChild(buildStageWorkflow, {
+                  ...options,
+                  args: [
+                    {
+                      ...common,
+                      config: spec.build!,
+                      mineTasks: (result.stages.mine?.result as MineStageResult | undefined)?.artifacts.tasks ?? null,
+                      repoPaths: gitSourcePaths(spec),
+                    },
+                  ],
+                })
+              : await startChild(rolloutStageWorkflow, {
+                  ...options,
+                  args: [{ ...common, config: spec.rollout!, tasks: validatedTasks(result) }],
+                });
         const stageResult: unknown = await child.result();
         const producer = { workflowId, runId: child.firstExecutionRunId };
         await recordStage({ stage, key: plan.key, store: spec.store, result: stageResult, producer });

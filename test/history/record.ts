@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     await can.result();
     save('mine-repo-continued', 'exp-history-can/mine/0-acme__widgets', can.firstExecutionRunId);
 
-    // The build stage (needs Docker): one valid task and one whose install fails.
+    // The build and rollout stages (need Docker): one valid task and one whose install fails.
     const bfx = await makeBuildFixtures(join(home, 'build-fixtures'));
     const few = bfx.tasks.filter((t) => ['acme__calc-1', 'acme__broken-1'].includes(t.instance_id));
     const tasksFile = join(home, 'build-tasks.jsonl');
@@ -91,11 +91,14 @@ async function main(): Promise<void> {
           wheelhouse: testWheelhouse(resolve(process.env.BOTTEGA_HOME ?? '.bottega')),
           validation_runs: 2,
         },
+        rollout: { policy: 'replay-gold', rollouts_per_task: 1 },
       },
     ]);
     await build.result();
     save('experiment-build', 'exp-history-build', build.firstExecutionRunId);
     save('build-stage', 'exp-history-build/build');
+    save('rollout-stage', 'exp-history-build/rollout');
+    save('rollout-batch', 'exp-history-build/rollout/batch-0');
   });
   dockerWorker!.shutdown();
   await dockerRun;

@@ -29,6 +29,8 @@ describe('replay of recorded workflow histories', () => {
       'experimentWorkflow',
       'mineRepoWorkflow',
       'mineStageWorkflow',
+      'rolloutBatchWorkflow',
+      'rolloutStageWorkflow',
     ]);
   });
 

@@ -1,0 +1,3 @@
+export * from './loop';
+export * from './policy';
+export * from './replay-gold';

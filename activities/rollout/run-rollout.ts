@@ -1,0 +1,149 @@
+import type Docker from 'dockerode';
+import { InstallConfig, type InstanceReport, type RolloutConfig } from '../../contracts';
+import { gradeInstance, judgeLog, runTaskTests } from '../grading';
+import { openaiPolicy, replayGoldPolicy, runAgent, type AgentMessage, type AgentStep, type Policy } from './agent';
+import { startContainerRuntime } from './tools';
+
+/** A validated task as the build stage writes it (`tasks.validated.jsonl`). */
+export interface RolloutTask {
+  instance_id: string;
+  repo: string;
+  base_commit: string;
+  patch: string;
+  test_patch: string;
+  problem_statement: string;
+  FAIL_TO_PASS: string[];
+  PASS_TO_PASS: string[];
+  image: { tag: string; id: string };
+  install_config: unknown;
+}
+
+/** One finished rollout: the trajectory with its grading and label. */
+export interface RolloutRecord {
+  schema_version: 1;
+  id: string;
+  instance_id: string;
+  rollout_index: number;
+  policy: string;
+  model: string;
+  sampling: RolloutConfig['sampling'];
+  prompt_version: string;
+  messages: AgentMessage[];
+  steps: AgentStep[];
+  exit_reason: string;
+  exit_detail: string;
+  final_patch: string | null;
+  report: InstanceReport | null;
+  label: 'pass' | 'fail';
+  tokens: number;
+  cost_usd: number;
+}
+
+/** What {@link runOneRollout} needs from its caller. */
+export interface RolloutDeps {
+  docker: Docker;
+  env: NodeJS.ProcessEnv;
+  tokenizer: { count(text: string): number };
+  /** Saves the conversation so far after each step (a crash keeps finished steps). */
+  saveProgress: (partial: { messages: AgentMessage[]; steps: AgentStep[] }) => Promise<void>;
+  progress: (what: string) => void;
+}
+
+function policyFor(task: RolloutTask, cfg: InstallConfig, config: RolloutConfig, env: NodeJS.ProcessEnv): Policy {
+  if (config.policy === 'replay-gold') {
+    return replayGoldPolicy({
+      task: { patch: task.patch, test_patch: task.test_patch, FAIL_TO_PASS: task.FAIL_TO_PASS, test_cmd: cfg.test_cmd },
+    });
+  }
+  const apiKey = env[config.api_key_env];
+  return openaiPolicy({
+    baseUrl: config.endpoint,
+    ...(apiKey ? { apiKey } : {}),
+    model: config.model,
+    temperature: config.sampling.temperature,
+    topP: config.sampling.top_p,
+    maxTokens: config.sampling.max_tokens,
+    ...(config.sampling.seed !== undefined ? { seed: config.sampling.seed } : {}),
+    toolMode: config.tool_mode,
+  });
+}
+
+/**
+ * Runs one rollout of `task`: a fresh container from the task's image, the agent loop with the
+ * configured policy and limits, then grading of the final patch in another fresh container
+ * (agent edits to test files reverted, `test_patch` applied), labelled pass or fail. The rollout
+ * container is always removed.
+ */
+export async function runOneRollout(
+  input: { task: RolloutTask; index: number; config: RolloutConfig },
+  deps: RolloutDeps
+): Promise<RolloutRecord> {
+  const { task, index, config } = input;
+  const cfg = InstallConfig.parse(task.install_config);
+  const policy = policyFor(task, cfg, config, deps.env);
+  deps.progress('starting container');
+  const runtime = await startContainerRuntime(deps.docker, {
+    image: task.image.tag,
+    limits: { cpus: config.container.cpus, memoryMb: config.container.memory_mb, pids: config.container.pids },
+    network: false,
+    commandTimeoutMs: config.limits.command_timeout_s * 1000,
+    maxOutputChars: 10_000,
+    labels: { 'bottega.instance': task.instance_id, 'bottega.rollout': String(index) },
+  });
+  let result;
+  try {
+    result = await runAgent({
+      policy,
+      runtime,
+      task: { instance_id: task.instance_id, problem_statement: task.problem_statement },
+      limits: {
+        maxSteps: config.limits.max_steps,
+        maxTotalTokens: config.limits.max_total_tokens,
+        wallClockMs: config.limits.wall_clock_s * 1000,
+        ...(config.limits.max_cost_usd !== undefined ? { maxCostUsd: config.limits.max_cost_usd } : {}),
+        maxFormatErrors: config.limits.max_format_errors,
+      },
+      tokenizer: deps.tokenizer,
+      onStep: async (_step, i, messages) => {
+        deps.progress(`step ${i + 1}`);
+        await deps.saveProgress({ messages: [...messages], steps: [] });
+      },
+    });
+  } finally {
+    await runtime.close();
+  }
+
+  deps.progress('grading');
+  let report: InstanceReport | null = null;
+  if (result.finalPatch !== null && result.finalPatch.trim() !== '') {
+    const log = await runTaskTests(deps.docker, {
+      image: task.image.tag,
+      task,
+      config: cfg,
+      patch: result.finalPatch,
+      timeoutMs: config.limits.command_timeout_s * 1000 * 5,
+      limits: { cpus: config.container.cpus, memoryMb: config.container.memory_mb, pids: config.container.pids },
+    });
+    const applied = judgeLog(cfg.log_parser, log).reason !== 'patch_apply_failed';
+    report = gradeInstance({ task, patch: result.finalPatch, applied, log, parser: cfg.log_parser });
+  }
+  return {
+    schema_version: 1,
+    id: `${task.instance_id}#${index}`,
+    instance_id: task.instance_id,
+    rollout_index: index,
+    policy: result.policy.name,
+    model: result.policy.model,
+    sampling: config.sampling,
+    prompt_version: result.promptVersion,
+    messages: result.messages,
+    steps: result.steps,
+    exit_reason: result.exitReason,
+    exit_detail: result.exitDetail,
+    final_patch: result.finalPatch,
+    report,
+    label: report?.resolved ? 'pass' : 'fail',
+    tokens: result.tokens,
+    cost_usd: result.costUsd,
+  };
+}

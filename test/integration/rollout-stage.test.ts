@@ -1,0 +1,104 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { RolloutStageResult, TASK_QUEUES, type ExperimentResult } from '../../contracts';
+import { makeBuildFixtures } from '../../infra/fixtures/make-build-repos';
+import { createWorkers } from '../../workers/worker';
+import { dockerOrSkip, testWheelhouse } from '../helpers/docker';
+import { startTemporal } from '../helpers/temporal';
+
+/**
+ * build → rollout with the `replay-gold` policy on the real Temporal dev server and Docker: every
+ * trajectory is produced through the agent tools in a real container, graded in a fresh one, and
+ * passes; its observations hold the real failing-then-passing test output.
+ */
+const probe = await dockerOrSkip();
+const BOTTEGA_HOME = resolve(process.env.BOTTEGA_HOME ?? '.bottega');
+const tmp = mkdtempSync(join(tmpdir(), 'bottega-rollout-'));
+let env: TestWorkflowEnvironment;
+let workers: Worker[];
+let running: Promise<unknown>;
+
+describe(
+  'rollout stage with replay-gold (real Docker, real Temporal)',
+  { skip: 'skip' in probe ? probe.skip : false },
+  () => {
+    before(async () => {
+      if ('skip' in probe) return;
+      env = await startTemporal();
+      workers = await createWorkers({
+        connection: env.nativeConnection,
+        capabilities: ['cpu', 'docker'],
+        env: { ...process.env, BOTTEGA_HOME },
+      });
+      running = Promise.all(workers.map((w) => w.run()));
+    });
+    after(async () => {
+      for (const w of workers ?? []) w.shutdown();
+      await running;
+      await env?.teardown();
+    });
+
+    it('every replay-gold trajectory passes, with real observations', async () => {
+      const fx = await makeBuildFixtures(join(tmp, 'fixtures'));
+      const tasksFile = join(tmp, 'tasks.jsonl');
+      const chosen = ['acme__calc-1', 'acme__units-1'];
+      writeFileSync(
+        tasksFile,
+        fx.tasks
+          .filter((t) => chosen.includes(t.instance_id))
+          .map((t) => JSON.stringify(t))
+          .join('\n') + '\n'
+      );
+      const id = 'exp-it-rollout';
+      const r = (await env.client.workflow.execute('experimentWorkflow', {
+        workflowId: id,
+        taskQueue: TASK_QUEUES.cpu,
+        args: [
+          {
+            id,
+            store: { uri: `file://${join(tmp, 'artifacts')}` },
+            build: {
+              tasks: { files: [tasksFile] },
+              repo_paths: Object.fromEntries(fx.repos.map((x) => [x.repo, x.path])),
+              wheelhouse: testWheelhouse(BOTTEGA_HOME),
+            },
+            rollout: { policy: 'replay-gold', rollouts_per_task: 2, concurrency: 2, batch_size: 3 },
+          },
+        ],
+      })) as ExperimentResult;
+      const out = RolloutStageResult.parse(r.stages.rollout!.result);
+      assert.equal(out.summary.tasks, 2);
+      assert.equal(out.summary.rollouts, 4);
+      assert.equal(out.summary.passed, 4, JSON.stringify(out.summary));
+      assert.deepEqual(out.summary.exits, { submitted: 4 });
+      const trajs = readFileSync(fileURLToPath(out.artifacts.pass.uri), 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map(
+          (l) =>
+            JSON.parse(l) as {
+              instance_id: string;
+              label: string;
+              messages: { role: string; content: string | null }[];
+            }
+        );
+      assert.equal(trajs.length, 4, 'no duplicates, none lost');
+      const calc = trajs.find((t) => t.instance_id === 'acme__calc-1')!;
+      const observations = calc.messages.filter((m) => m.role === 'tool').map((m) => m.content ?? '');
+      const testRuns = observations.filter((o) => /passed|failed/.test(o));
+      assert.ok(testRuns.length >= 2, 'the tests ran before and after the edit');
+      assert.match(testRuns[0]!, /^FAILED tests\/test_ops\.py::test_add/m, 'the failing test really fails first');
+      assert.match(testRuns.at(-1)!, /^PASSED tests\/test_ops\.py::test_add/m, 'and passes after the edit');
+      assert.ok(
+        observations.some((o) => o.includes('calc/ops.py')),
+        'the agent viewed the file it edits'
+      );
+    });
+  }
+);

@@ -35,6 +35,7 @@ export function stageDetail(p: Record<string, unknown>): string {
     return `repositories ${String(p.reposDone)}/${p.repos}, PRs ${String(p.prsSeen)}, samples ${String(p.samples)}`;
   if (typeof p.candidates === 'number')
     return `tasks ${String(p.done)}/${p.candidates}, validated ${String(p.validated)}`;
+  if (typeof p.rollouts === 'number') return `rollouts ${String(p.done)}/${p.rollouts}, passed ${String(p.passed)}`;
   return '';
 }
 

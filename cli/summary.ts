@@ -1,4 +1,4 @@
-import type { BuildStageResult, ExperimentResult, MineStageResult } from '../contracts';
+import type { BuildStageResult, ExperimentResult, MineStageResult, RolloutStageResult } from '../contracts';
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 
@@ -57,6 +57,20 @@ export function formatBuildSummary(r: BuildStageResult): string {
   return lines.join('\n');
 }
 
+/** Human-readable summary of the rollout stage. */
+export function formatRolloutSummary(r: RolloutStageResult): string {
+  const s = r.summary;
+  return [
+    `  tasks ${fmt(s.tasks)}, rollouts ${fmt(s.rollouts)}: ${fmt(s.passed)} pass, ${fmt(s.failed)} fail (pass rate ${(s.pass_rate * 100).toFixed(1)}%), ${fmt(s.tokens)} tokens`,
+    `  exits, by reason:`,
+    ...counts(s.exits),
+    `  dropped:`,
+    ...counts(s.dropped),
+    `  artifacts:`,
+    ...Object.entries(r.artifacts).map(([k, a]) => `    ${k.padEnd(10)} ${a.uri}  (${a.records ?? '-'} records)`),
+  ].join('\n');
+}
+
 /** Human-readable summary of an experiment result. */
 export function formatExperimentResult(r: ExperimentResult): string {
   const out = [`experiment ${r.experimentId}`];
@@ -66,6 +80,7 @@ export function formatExperimentResult(r: ExperimentResult): string {
     );
     if (stage === 'mine') out.push(formatMineSummary(o.result as MineStageResult));
     if (stage === 'build') out.push(formatBuildSummary(o.result as BuildStageResult));
+    if (stage === 'rollout') out.push(formatRolloutSummary(o.result as RolloutStageResult));
   }
   return out.join('\n');
 }

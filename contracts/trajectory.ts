@@ -111,5 +111,10 @@ export const Trajectory = z.strictObject({
   tokens: TrajectoryTokens.nullable(),
   started_at: z.iso.datetime().nullable(),
   finished_at: z.iso.datetime().nullable(),
+  /** Why the rollout ended, in words (the limit hit, the error). */
+  exit_detail: z.string().optional(),
+  /** Version of the prompts the agent ran with. */
+  prompt_version: z.string().optional(),
+  cost_usd: z.number().nonnegative().optional(),
 });
 export type Trajectory = z.infer<typeof Trajectory>;

@@ -13,6 +13,7 @@ import { loggerFor } from '../logger';
 import { getTokenizer } from '../mine/tokenizer';
 import { openStore } from '../store/artifact-store';
 import { runOneRollout, type RolloutRecord, type RolloutTask } from './run-rollout';
+import { sweepRolloutContainers } from './tools';
 
 /** Dependencies of the rollout activities. */
 export interface RolloutActivityDeps {
@@ -75,8 +76,10 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
       const done = store.uriFor(finalKey(raw.prefix, raw.index));
       if (await store.exists(done)) {
         const r = JSON.parse((await store.get(done)).toString('utf8')) as RolloutRecord;
-        return { label: r.label, exit: r.exit_reason, tokens: r.tokens };
+        return { label: r.label ?? 'fail', exit: r.exit_reason, tokens: r.tokens?.total ?? 0 };
       }
+      // Containers older than the longest possible rollout are orphans of a crashed worker.
+      await sweepRolloutContainers(docker(), (config.limits.wall_clock_s + 600) * 1000);
       const line = (await store.get(raw.plan.uri)).toString('utf8').split('\n')[raw.index];
       if (!line) throw new Error(`rollout ${raw.index} missing from ${raw.plan.uri}`);
       const { task, k } = JSON.parse(line) as PlannedRollout;
@@ -107,7 +110,7 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
       await store.put(finalKey(raw.prefix, raw.index), JSON.stringify(record) + '\n', { records: null });
       log.info({ label: record.label, exit: record.exit_reason, steps: record.steps.length }, 'rollout finished');
       Context.current().heartbeat({ rollout: raw.index, step: 'done' });
-      return { label: record.label, exit: record.exit_reason, tokens: record.tokens };
+      return { label: record.label ?? 'fail', exit: record.exit_reason, tokens: record.tokens?.total ?? 0 };
     },
 
     /** Writes D^env_pass / D^env_fail (length-gated) and the stage summary. */
@@ -130,12 +133,13 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
         const text = (await store.get(store.uriFor(finalKey(raw.prefix, i)))).toString('utf8').trim();
         const r = JSON.parse(text) as RolloutRecord;
         summary.exits[r.exit_reason] = (summary.exits[r.exit_reason] ?? 0) + 1;
-        if (r.tokens > config.max_trajectory_tokens) {
+        const tokens = r.tokens?.total ?? 0;
+        if (tokens > config.max_trajectory_tokens) {
           // The paper drops trajectories over 128k tokens and applies no other filter.
           summary.dropped.too_long = (summary.dropped.too_long ?? 0) + 1;
           continue;
         }
-        summary.tokens += r.tokens;
+        summary.tokens += tokens;
         if (r.label === 'pass') {
           summary.passed++;
           pass.push(text);

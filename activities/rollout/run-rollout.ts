@@ -1,5 +1,11 @@
 import type Docker from 'dockerode';
-import { InstallConfig, type InstanceReport, type RolloutConfig } from '../../contracts';
+import {
+  InstallConfig,
+  Trajectory,
+  TRAJECTORY_SCHEMA_VERSION,
+  type InstanceReport,
+  type RolloutConfig,
+} from '../../contracts';
 import { gradeInstance, judgeLog, runTaskTests } from '../grading';
 import { openaiPolicy, replayGoldPolicy, runAgent, type AgentMessage, type AgentStep, type Policy } from './agent';
 import { startContainerRuntime } from './tools';
@@ -18,26 +24,8 @@ export interface RolloutTask {
   install_config: unknown;
 }
 
-/** One finished rollout: the trajectory with its grading and label. */
-export interface RolloutRecord {
-  schema_version: 1;
-  id: string;
-  instance_id: string;
-  rollout_index: number;
-  policy: string;
-  model: string;
-  sampling: RolloutConfig['sampling'];
-  prompt_version: string;
-  messages: AgentMessage[];
-  steps: AgentStep[];
-  exit_reason: string;
-  exit_detail: string;
-  final_patch: string | null;
-  report: InstanceReport | null;
-  label: 'pass' | 'fail';
-  tokens: number;
-  cost_usd: number;
-}
+/** One finished rollout: the stored trajectory (messages, steps, exit, patch, grading, label). */
+export type RolloutRecord = Trajectory;
 
 /** What {@link runOneRollout} needs from its caller. */
 export interface RolloutDeps {
@@ -81,6 +69,7 @@ export async function runOneRollout(
   const { task, index, config } = input;
   const cfg = InstallConfig.parse(task.install_config);
   const policy = policyFor(task, cfg, config, deps.env);
+  const startedAt = new Date().toISOString();
   deps.progress('starting container');
   const runtime = await startContainerRuntime(deps.docker, {
     image: task.image.tag,
@@ -127,23 +116,31 @@ export async function runOneRollout(
     const applied = judgeLog(cfg.log_parser, log).reason !== 'patch_apply_failed';
     report = gradeInstance({ task, patch: result.finalPatch, applied, log, parser: cfg.log_parser });
   }
-  return {
-    schema_version: 1,
+  return Trajectory.parse({
+    schema_version: TRAJECTORY_SCHEMA_VERSION,
     id: `${task.instance_id}#${index}`,
     instance_id: task.instance_id,
     rollout_index: index,
-    policy: result.policy.name,
+    policy: config.policy,
     model: result.policy.model,
     sampling: config.sampling,
-    prompt_version: result.promptVersion,
     messages: result.messages,
-    steps: result.steps,
+    steps: result.steps.map((st) => ({
+      message_index: st.message_index,
+      started_at: st.started_at,
+      duration_ms: st.duration_ms,
+      usage: { prompt_tokens: st.usage?.prompt_tokens ?? 0, completion_tokens: st.usage?.completion_tokens ?? 0 },
+      tool_durations_ms: st.tool_durations_ms,
+    })),
     exit_reason: result.exitReason,
     exit_detail: result.exitDetail,
-    final_patch: result.finalPatch,
+    final_patch: result.finalPatch ?? '',
     report,
     label: report?.resolved ? 'pass' : 'fail',
-    tokens: result.tokens,
+    tokens: { total: result.tokens, by_role: result.tokensByRole },
+    started_at: startedAt,
+    finished_at: new Date().toISOString(),
+    prompt_version: result.promptVersion,
     cost_usd: result.costUsd,
-  };
+  });
 }

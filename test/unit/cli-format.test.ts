@@ -16,6 +16,7 @@ describe('CLI output', () => {
       'repositories 1/2, PRs 7, samples 5'
     );
     assert.equal(stageDetail({ candidates: 7, done: 3, validated: 2, failed: {} }), 'tasks 3/7, validated 2');
+    assert.equal(stageDetail({ rollouts: 8, done: 5, passed: 2, exits: {} }), 'rollouts 5/8, passed 2');
     assert.equal(stageDetail({}), '');
   });
 

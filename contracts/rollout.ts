@@ -52,6 +52,10 @@ export const RolloutConfig = z.strictObject({
     .prefault({}),
   /** Rollouts running at once on one worker. */
   concurrency: z.number().int().positive().default(2),
+  /** Model calls in flight at once to the endpoint, per worker (whatever the rollouts). */
+  endpoint_concurrency: z.number().int().positive().default(8),
+  /** Container starts per second, per worker (many starts at once stall the engine). */
+  container_starts_per_s: z.number().positive().default(2),
   /** Rollouts per child workflow (keeps each history small). */
   batch_size: z.number().int().positive().max(500).default(100),
   /** Trajectories over this many tokens are dropped (and counted). */

@@ -8,6 +8,7 @@ import {
 } from '../../contracts';
 import { gradeInstance, judgeLog, runTaskTests } from '../grading';
 import { openaiPolicy, replayGoldPolicy, runAgent, type AgentMessage, type AgentStep, type Policy } from './agent';
+import { containerStartSlot, endpointLimit } from './limits';
 import { startContainerRuntime } from './tools';
 
 /** A validated task as the build stage writes it (`tasks.validated.jsonl`). */
@@ -68,8 +69,14 @@ export async function runOneRollout(
 ): Promise<RolloutRecord> {
   const { task, index, config } = input;
   const cfg = InstallConfig.parse(task.install_config);
-  const policy = policyFor(task, cfg, config, deps.env);
+  const inner = policyFor(task, cfg, config, deps.env);
+  // Every rollout of this worker shares one bound on calls to the same endpoint.
+  const limit = endpointLimit(config.endpoint, config.endpoint_concurrency);
+  const policy: Policy =
+    config.policy === 'openai' ? { ...inner, next: (m, t) => limit(() => inner.next(m, t)) } : inner;
   const startedAt = new Date().toISOString();
+  deps.progress('waiting for a container start slot');
+  await containerStartSlot(config.container_starts_per_s);
   deps.progress('starting container');
   const runtime = await startContainerRuntime(deps.docker, {
     image: task.image.tag,

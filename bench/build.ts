@@ -38,12 +38,12 @@ import type { InstallConfig } from '../contracts/task';
 import { fixtureWheelhouse } from '../infra/fixtures/wheelhouse';
 import { makeBuildFixtures, type BuildFixtureTask } from '../infra/fixtures/make-build-repos';
 import { formatTable, num } from './table';
+import { rawExec, stats, timeInterleaved, WARMUPS } from './timing';
 
 const execFileP = promisify(execFile);
 
 /** Tasks of acme/calc that share one env (same base commit, same build-relevant recipe). */
 const INSTANCES = ['acme__calc-1', 'acme__calc-3', 'acme__calc-4', 'acme__calc-5'];
-const WARMUPS = 5;
 const LIMITS = { cpus: 1, memoryMb: 512, pids: 256 };
 
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
@@ -68,48 +68,40 @@ async function removeBenchImages(docker: Docker, envTag: string): Promise<number
   return children.length;
 }
 
-interface Stats {
-  mean: number;
-  p50: number;
-  p95: number;
-}
-
-function stats(ms: number[]): Stats {
-  const s = [...ms].sort((a, b) => a - b);
-  const at = (q: number): number => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
-  return { mean: s.reduce((a, b) => a + b, 0) / s.length, p50: at(0.5), p95: at(0.95) };
-}
-
 /**
- * Times each of `fns` `runs` times, interleaved (one call of each per round, the order rotating),
- * after {@link WARMUPS} untimed rounds, so drift in the engine hits every method alike. Returns
- * milliseconds per call, per method.
+ * Builds (or reuses, by content hash) the instance image of acme__calc-1 from the build fixtures
+ * under `tmp`, with the task's own recipe (no bench marker, so tags a test or run built are reused).
+ * Shared with other benches (bench/rollout.ts); returns the instance and env tags.
  */
-async function timeInterleaved(runs: number, fns: (() => Promise<void>)[]): Promise<number[][]> {
-  const out: number[][] = fns.map(() => []);
-  for (let r = 0; r < WARMUPS + runs; r++) {
-    for (let k = 0; k < fns.length; k++) {
-      const i = (r + k) % fns.length;
-      const t0 = performance.now();
-      await fns[i]!();
-      if (r >= WARMUPS) out[i]!.push(performance.now() - t0);
-    }
-  }
-  return out;
-}
-
-/** `true` through the raw exec API: create, start (hijacked), wait for the stream to end, inspect. */
-async function rawExec(container: Docker.Container): Promise<void> {
-  const exec = await container.exec({ Cmd: ['true'], AttachStdout: true, AttachStderr: true });
-  const stream = await exec.start({ hijack: true, stdin: false });
-  await new Promise<void>((done) => {
-    stream.on('end', done);
-    stream.on('close', done);
-    stream.on('error', () => done());
-    stream.resume();
+export async function calcInstanceImage(
+  docker: Docker,
+  tmp: string,
+  bottegaHome: string
+): Promise<{ instanceTag: string; envTag: string; baseTag: string }> {
+  const fx = await makeBuildFixtures(tmp);
+  const repoPath = fx.repos.find((r) => r.repo === 'acme/calc')?.path;
+  const task = fx.tasks.find((t) => t.instance_id === 'acme__calc-1');
+  if (!repoPath || !task) throw new Error('build fixtures lack acme/calc or acme__calc-1');
+  const r = resolveRecipe({ task });
+  if (!r.config) throw new Error(`${task.instance_id}: ${r.reason}`);
+  const baseTag = await ensureBaseImage(docker, r.config.python, { bottegaHome });
+  const env = await buildEnvImage(docker, {
+    baseTag,
+    repo: 'acme/calc',
+    repoPath,
+    envCommit: task.base_commit,
+    config: r.config,
+    wheelhouse: fixtureWheelhouse(bottegaHome),
+    network: false,
   });
-  const info = await exec.inspect();
-  if (info.ExitCode !== 0) throw new Error(`exec true exited ${info.ExitCode}`);
+  const inst = await buildInstanceImage(docker, {
+    envTag: env.tag,
+    repo: 'acme/calc',
+    repoPath,
+    baseCommit: task.base_commit,
+    instanceId: task.instance_id,
+  });
+  return { instanceTag: inst.tag, envTag: env.tag, baseTag };
 }
 
 const mb = (bytes: number): string => num(bytes / 1e6, 2);

@@ -23,6 +23,11 @@ export const BENCHES: Record<string, Bench> = {
     usage: 'build [--runs N=50] [--keep-images] [--keep-temp]',
     run: async (argv) => (await import('./build')).runBuildBench(argv),
   },
+  rollout: {
+    summary: 'rollout tool runtime: tool calls/s, per-call overhead vs exec API and docker CLI, concurrent runtimes',
+    usage: 'rollout [--runs N=50] [--mix N=30] [--per-runtime N=20] [--ks 1,2,4,8,16] [--keep-temp]',
+    run: async (argv) => (await import('./rollout')).runRolloutBench(argv),
+  },
 };
 
 function usage(): string {

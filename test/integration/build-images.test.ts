@@ -316,7 +316,14 @@ describe('docker images: base → env → instance', { skip: probe.skip ?? false
   });
 
   it('a failing install step is an ImageBuildError with the log', async () => {
-    const failing = InstallConfig.parse({ ...CONFIG, pip_packages: [], install: ['echo about to fail', 'false'] });
+    // A token unique to this run keeps Docker's layer cache (from earlier runs on this engine) from
+    // skipping the first step, whose output the log must show.
+    const token = `run-${process.pid}-${Date.now()}`;
+    const failing = InstallConfig.parse({
+      ...CONFIG,
+      pip_packages: [],
+      install: [`echo about to fail ${token}`, 'false'],
+    });
     await assert.rejects(
       buildEnvImage(docker, { baseTag, repo: REPO, repoPath, envCommit: commits.env, config: failing, network: false }),
       (err: unknown) => {
@@ -324,7 +331,10 @@ describe('docker images: base → env → instance', { skip: probe.skip ?? false
         assert.equal(err.stage, 'env');
         assert.equal(err.reason, 'install_failed');
         assert.match(err.message, /step "install 2\/2: false" failed/);
-        assert.match(err.log, /^about to fail$/m);
+        assert.ok(
+          err.log.split('\n').includes(`about to fail ${token}`),
+          'the earlier step ran and its output is in the log'
+        );
         assert.match(err.log, />>> \[bottega\] install 2\/2: false/);
         return true;
       }

@@ -38,7 +38,7 @@ import type { InstallConfig } from '../contracts/task';
 import { fixtureWheelhouse } from '../infra/fixtures/wheelhouse';
 import { makeBuildFixtures, type BuildFixtureTask } from '../infra/fixtures/make-build-repos';
 import { formatTable, num } from './table';
-import { rawExec, stats, timeInterleaved, WARMUPS } from './timing';
+import { connectDocker, rawExec, stats, timeInterleaved, WARMUPS } from './timing';
 
 const execFileP = promisify(execFile);
 
@@ -133,16 +133,8 @@ export async function runBuildBench(argv: string[]): Promise<number> {
     return 2;
   }
 
-  const docker = new Docker(process.env.DOCKER_HOST ? undefined : { socketPath: '/var/run/docker.sock' });
-  try {
-    await Promise.race([
-      docker.ping(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 5 s')), 5000)),
-    ]);
-  } catch (err) {
-    console.error(`no Docker engine (${(err as Error).message}); start one with \`bash infra/dev.sh up docker\``);
-    return 3;
-  }
+  const docker = await connectDocker();
+  if (!docker) return 3;
   const dockerCli = process.env.DOCKER_CLI ?? 'docker';
   const bottegaHome = resolve(process.env.BOTTEGA_HOME ?? '.bottega');
   const tmp = mkdtempSync(join(tmpdir(), 'bottega-bench-build-'));

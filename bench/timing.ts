@@ -1,4 +1,4 @@
-import type Docker from 'dockerode';
+import Docker from 'dockerode';
 
 /** Untimed rounds before measuring. */
 export const WARMUPS = 5;
@@ -46,4 +46,22 @@ export async function rawExec(container: Docker.Container): Promise<void> {
   });
   const info = await exec.inspect();
   if (info.ExitCode !== 0) throw new Error(`exec true exited ${info.ExitCode}`);
+}
+
+/**
+ * A client for the local Docker engine, or null (after printing how to start one) when it does not
+ * answer within 5 s.
+ */
+export async function connectDocker(): Promise<Docker | null> {
+  const docker = new Docker(process.env.DOCKER_HOST ? undefined : { socketPath: '/var/run/docker.sock' });
+  try {
+    await Promise.race([
+      docker.ping(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 5 s')), 5000)),
+    ]);
+    return docker;
+  } catch (err) {
+    console.error(`no Docker engine (${(err as Error).message}); start one with \`bash infra/dev.sh up docker\``);
+    return null;
+  }
 }

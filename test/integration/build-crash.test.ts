@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -12,6 +12,7 @@ import { BuildStageResult, BuildTaskOutcome, TASK_QUEUES, type ExperimentResult 
 import { makeBuildFixtures } from '../../infra/fixtures/make-build-repos';
 import { dockerOrSkip, testWheelhouse } from '../helpers/docker';
 import { startTemporal } from '../helpers/temporal';
+import { completedActivities, spawnWorkerProcess } from '../helpers/worker-process';
 
 /**
  * A worker process killed with SIGKILL in the middle of the build stage: after a restart the stage
@@ -23,20 +24,8 @@ const tmp = mkdtempSync(join(tmpdir(), 'bottega-build-crash-'));
 let env: TestWorkflowEnvironment;
 const workers: ChildProcess[] = [];
 
-function spawnWorker(): ChildProcess {
-  const p = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: env.address,
-      BOTTEGA_HOME,
-      BOTTEGA_WORKER_CAPABILITIES: 'cpu,docker',
-      BOTTEGA_LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  workers.push(p);
-  return p;
-}
+const spawnWorker = (): ChildProcess =>
+  spawnWorkerProcess(env, { home: BOTTEGA_HOME, capabilities: 'cpu,docker', spawned: workers });
 
 /** Removes the fixtures' env and instance images so this run builds them for real. */
 async function removeFixtureImages(docker: Docker): Promise<void> {
@@ -54,15 +43,6 @@ async function removeFixtureImages(docker: Docker): Promise<void> {
 async function envImageId(docker: Docker, repoSlug: string): Promise<string | null> {
   const images = await docker.listImages();
   return images.find((i) => (i.RepoTags ?? []).some((t) => t.startsWith(`bottega/env.${repoSlug}:`)))?.Id ?? null;
-}
-
-async function completedBuildTasks(workflowId: string): Promise<number> {
-  try {
-    const h = await env.client.workflow.getHandle(workflowId).fetchHistory();
-    return (h.events ?? []).filter((e) => e.activityTaskCompletedEventAttributes).length;
-  } catch {
-    return 0;
-  }
 }
 
 describe('build stage survives a worker killed mid-stage', { skip: 'skip' in probe ? probe.skip : false }, () => {
@@ -109,7 +89,7 @@ describe('build stage survives a worker killed mid-stage', { skip: 'skip' in pro
     });
     // prepareBuild + the first buildTask (acme__calc-1, which builds the calc env image).
     const deadline = Date.now() + 240_000;
-    while ((await completedBuildTasks('exp-build-crash/build')) < 2) {
+    while ((await completedActivities(env, 'exp-build-crash/build')) < 2) {
       assert.ok(Date.now() < deadline, 'the first task never finished');
       await sleep(200);
     }

@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -11,6 +11,7 @@ import { RolloutStageResult, TASK_QUEUES, type ExperimentResult } from '../../co
 import { makeBuildFixtures } from '../../infra/fixtures/make-build-repos';
 import { dockerOrSkip, testWheelhouse } from '../helpers/docker';
 import { startTemporal } from '../helpers/temporal';
+import { completedActivities, spawnWorkerProcess } from '../helpers/worker-process';
 
 /**
  * A worker process killed with SIGKILL in the middle of the rollout stage: after a restart the
@@ -22,30 +23,8 @@ const tmp = mkdtempSync(join(tmpdir(), 'bottega-rollout-crash-'));
 let env: TestWorkflowEnvironment;
 const workers: ChildProcess[] = [];
 
-function spawnWorker(): ChildProcess {
-  const p = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
-    env: {
-      ...process.env,
-      TEMPORAL_ADDRESS: env.address,
-      BOTTEGA_HOME,
-      BOTTEGA_WORKER_CAPABILITIES: 'cpu,docker',
-      BOTTEGA_LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  workers.push(p);
-  return p;
-}
-
-/** Completed runRollout activities in the first batch child. */
-async function completedRollouts(workflowId: string): Promise<number> {
-  try {
-    const h = await env.client.workflow.getHandle(workflowId).fetchHistory();
-    return (h.events ?? []).filter((e) => e.activityTaskCompletedEventAttributes).length;
-  } catch {
-    return 0;
-  }
-}
+const spawnWorker = (): ChildProcess =>
+  spawnWorkerProcess(env, { home: BOTTEGA_HOME, capabilities: 'cpu,docker', spawned: workers });
 
 describe('rollout stage survives a worker killed mid-stage', { skip: 'skip' in probe ? probe.skip : false }, () => {
   before(async () => {
@@ -84,7 +63,7 @@ describe('rollout stage survives a worker killed mid-stage', { skip: 'skip' in p
       ],
     });
     const deadline = Date.now() + 240_000;
-    while ((await completedRollouts('exp-rollout-crash/rollout/batch-0')) < 2) {
+    while ((await completedActivities(env, 'exp-rollout-crash/rollout/batch-0')) < 2) {
       assert.ok(Date.now() < deadline, 'rollouts never finished');
       await sleep(200);
     }

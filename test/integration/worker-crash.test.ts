@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,21 +9,14 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { MineStageResult, TASK_QUEUES, type ExperimentResult } from '../../contracts';
 import { makeFixtureRepos } from '../../infra/fixtures/make-repos';
 import { startTemporal } from '../helpers/temporal';
+import { spawnWorkerProcess } from '../helpers/worker-process';
 import { fixtureSpec } from '../helpers/stack';
 
 let env: TestWorkflowEnvironment;
 const home = mkdtempSync(join(tmpdir(), 'bottega-crash-'));
 const workers: ChildProcess[] = [];
 
-/** A worker in its own process, as in production. */
-function spawnWorker(): ChildProcess {
-  const p = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
-    env: { ...process.env, TEMPORAL_ADDRESS: env.address, BOTTEGA_HOME: home, BOTTEGA_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  workers.push(p);
-  return p;
-}
+const spawnWorker = (): ChildProcess => spawnWorkerProcess(env, { home, spawned: workers });
 
 /** Completed minePage activities of all mine-repo children of an experiment. */
 async function completedPages(experimentId: string): Promise<number> {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
-import type { ArtifactRef, ExperimentSpecInput } from '../../contracts';
+import type { ArtifactRef, Capability, ExperimentSpecInput } from '../../contracts';
 import { createWorkers } from '../../workers/worker';
 
 /** In-process cpu worker against a test environment, with its own BOTTEGA_HOME. */
@@ -64,4 +64,24 @@ export function childrenStarted(history: { events?: unknown[] | null }): number 
       (e as { startChildWorkflowExecutionInitiatedEventAttributes?: unknown })
         .startChildWorkflowExecutionInitiatedEventAttributes
   ).length;
+}
+
+/** In-process workers for the given capabilities, running until `stop()` (which waits for them). */
+export async function runWorkers(
+  env: TestWorkflowEnvironment,
+  home: string,
+  capabilities: Capability[]
+): Promise<{ stop(): Promise<void> }> {
+  const workers = await createWorkers({
+    connection: env.nativeConnection,
+    capabilities,
+    env: { ...process.env, BOTTEGA_HOME: home },
+  });
+  const running = Promise.all(workers.map((w) => w.run()));
+  return {
+    async stop() {
+      for (const w of workers) w.shutdown();
+      await running;
+    },
+  };
 }

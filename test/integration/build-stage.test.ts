@@ -7,13 +7,12 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import { BuildStageResult, BuildTaskOutcome, TASK_QUEUES, type ExperimentResult } from '../../contracts';
 import { runInContainer } from '../../activities/build/docker';
 import { makeBuildFixtures, type BuildFixtures } from '../../infra/fixtures/make-build-repos';
 import { makeFixtureRepos } from '../../infra/fixtures/make-repos';
-import { createWorkers } from '../../workers/worker';
 import { dockerOrSkip, testWheelhouse } from '../helpers/docker';
+import { runWorkers } from '../helpers/stack';
 import { startTemporal } from '../helpers/temporal';
 
 /**
@@ -26,8 +25,7 @@ const probe = await dockerOrSkip();
 const BOTTEGA_HOME = resolve(process.env.BOTTEGA_HOME ?? '.bottega');
 const tmp = mkdtempSync(join(tmpdir(), 'bottega-build-'));
 let env: TestWorkflowEnvironment;
-let workers: Worker[];
-let running: Promise<unknown>;
+let workers: { stop(): Promise<void> } | undefined;
 let fx: BuildFixtures;
 let docker: Docker;
 
@@ -67,16 +65,10 @@ describe('build stage (real Docker, real Temporal)', { skip: 'skip' in probe ? p
     docker = probe.docker;
     env = await startTemporal();
     fx = await makeBuildFixtures(join(tmp, 'fixtures'));
-    workers = await createWorkers({
-      connection: env.nativeConnection,
-      capabilities: ['cpu', 'docker'],
-      env: { ...process.env, BOTTEGA_HOME },
-    });
-    running = Promise.all(workers.map((w) => w.run()));
+    workers = await runWorkers(env, BOTTEGA_HOME, ['cpu', 'docker']);
   });
   after(async () => {
-    for (const w of workers ?? []) w.shutdown();
-    await running;
+    await workers?.stop();
     await env?.teardown();
   });
 

@@ -5,11 +5,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import { RolloutStageResult, TASK_QUEUES, type ExperimentResult } from '../../contracts';
 import { makeBuildFixtures } from '../../infra/fixtures/make-build-repos';
-import { createWorkers } from '../../workers/worker';
 import { dockerOrSkip, testWheelhouse } from '../helpers/docker';
+import { runWorkers } from '../helpers/stack';
 import { startTemporal } from '../helpers/temporal';
 
 /**
@@ -21,8 +20,7 @@ const probe = await dockerOrSkip();
 const BOTTEGA_HOME = resolve(process.env.BOTTEGA_HOME ?? '.bottega');
 const tmp = mkdtempSync(join(tmpdir(), 'bottega-rollout-'));
 let env: TestWorkflowEnvironment;
-let workers: Worker[];
-let running: Promise<unknown>;
+let workers: { stop(): Promise<void> } | undefined;
 
 describe(
   'rollout stage with replay-gold (real Docker, real Temporal)',
@@ -31,16 +29,10 @@ describe(
     before(async () => {
       if ('skip' in probe) return;
       env = await startTemporal();
-      workers = await createWorkers({
-        connection: env.nativeConnection,
-        capabilities: ['cpu', 'docker'],
-        env: { ...process.env, BOTTEGA_HOME },
-      });
-      running = Promise.all(workers.map((w) => w.run()));
+      workers = await runWorkers(env, BOTTEGA_HOME, ['cpu', 'docker']);
     });
     after(async () => {
-      for (const w of workers ?? []) w.shutdown();
-      await running;
+      await workers?.stop();
       await env?.teardown();
     });
 

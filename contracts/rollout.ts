@@ -28,6 +28,7 @@ export const RolloutConfig = z.strictObject({
       temperature: z.number().min(0).max(2).default(1),
       top_p: z.number().gt(0).max(1).default(1),
       max_tokens: z.number().int().positive().default(4096),
+      /** Seed of rollout 0; rollout k of a task uses seed + k (recorded in each trajectory). */
       seed: z.number().int().optional(),
     })
     .prefault({}),
@@ -58,6 +59,11 @@ export const RolloutConfig = z.strictObject({
   container_starts_per_s: z.number().positive().default(2),
   /** Rollouts per child workflow (keeps each history small). */
   batch_size: z.number().int().positive().max(500).default(100),
+  /**
+   * Batches a run of the stage workflow starts before it continues as new, which keeps its
+   * history small for very large task sets (progress carries over).
+   */
+  batches_per_run: z.number().int().positive().default(50),
   /** Trajectories over this many tokens are dropped (and counted). */
   max_trajectory_tokens: z.number().int().positive().default(131_072),
 });

@@ -1,5 +1,6 @@
 import {
   ActivityCancellationType,
+  continueAsNew,
   defineQuery,
   executeChild,
   proxyActivities,
@@ -46,6 +47,18 @@ export interface RolloutStageInput {
   prefix: string;
   /** The build stage's validated tasks. */
   tasks: ArtifactRef;
+  /** Set by the stage itself when it continues as new: the plan and how far it got. */
+  resume?: RolloutResume;
+}
+
+/** What a continued run of {@link rolloutStageWorkflow} carries over. */
+export interface RolloutResume {
+  count: number;
+  tasks: number;
+  plan: ArtifactRef;
+  /** Index of the first batch this run starts. */
+  nextBatch: number;
+  progress: RolloutProgress;
 }
 
 /** Input of {@link rolloutBatchWorkflow}: rollouts `[start, end)` of the plan. */
@@ -91,18 +104,22 @@ export async function rolloutBatchWorkflow(input: RolloutBatchInput): Promise<Ro
  */
 export async function rolloutStageWorkflow(input: RolloutStageInput): Promise<RolloutStageResult> {
   const config = parseInput(RolloutConfig, input.config, 'rollout config');
-  const progress: RolloutProgress = { rollouts: 0, done: 0, passed: 0, exits: {} };
+  const progress: RolloutProgress = input.resume?.progress ?? { rollouts: 0, done: 0, passed: 0, exits: {} };
   setHandler(rolloutProgressQuery, () => progress);
   const base = { experimentId: input.experimentId, config, store: input.store, prefix: input.prefix };
-  const { count, tasks, plan } = await prepareRollout({ ...base, tasks: input.tasks });
+  const { count, tasks, plan } = input.resume ?? (await prepareRollout({ ...base, tasks: input.tasks }));
   progress.rollouts = count;
   const batches: { start: number; end: number }[] = [];
   for (let start = 0; start < count; start += config.batch_size)
     batches.push({ start, end: Math.min(count, start + config.batch_size) });
   const me = workflowInfo().workflowId;
-  await runWindowed(batches, 2, async (b, i) => {
+  // Each run starts at most `batches_per_run` batches, then continues as new with the plan and
+  // the progress so far, so the history stays small however many tasks there are.
+  const first = input.resume?.nextBatch ?? 0;
+  const last = Math.min(batches.length, first + config.batches_per_run);
+  await runWindowed(batches.slice(first, last), 2, async (b, j) => {
     const r = await executeChild(rolloutBatchWorkflow, {
-      workflowId: `${me}/batch-${i}`,
+      workflowId: `${me}/batch-${first + j}`,
       args: [{ ...base, plan, ...b }],
     });
     progress.done += r.done;
@@ -110,5 +127,9 @@ export async function rolloutStageWorkflow(input: RolloutStageInput): Promise<Ro
     for (const [k, v] of Object.entries(r.exits)) progress.exits[k] = (progress.exits[k] ?? 0) + v;
     setCurrentDetails(`rollouts ${progress.done}/${progress.rollouts} · passed ${progress.passed}`);
   });
+  if (last < batches.length) {
+    const resume: RolloutResume = { count, tasks, plan, nextBatch: last, progress };
+    return continueAsNew<typeof rolloutStageWorkflow>({ ...input, config, resume });
+  }
   return finalizeRollout({ ...base, count, tasks });
 }

@@ -38,7 +38,21 @@ export interface RolloutDeps {
   progress: (what: string) => void;
 }
 
-function policyFor(task: RolloutTask, cfg: InstallConfig, config: RolloutConfig, env: NodeJS.ProcessEnv): Policy {
+/**
+ * The sampling seed of rollout `index`: the spec's seed plus the rollout index, so the k rollouts
+ * of a task are distinct samples yet each is reproducible (undefined when the spec sets none).
+ */
+export function rolloutSeed(config: RolloutConfig, index: number): number | undefined {
+  return config.sampling.seed === undefined ? undefined : config.sampling.seed + index;
+}
+
+function policyFor(
+  task: RolloutTask,
+  cfg: InstallConfig,
+  config: RolloutConfig,
+  env: NodeJS.ProcessEnv,
+  seed: number | undefined
+): Policy {
   if (config.policy === 'replay-gold') {
     return replayGoldPolicy({
       task: { patch: task.patch, test_patch: task.test_patch, FAIL_TO_PASS: task.FAIL_TO_PASS, test_cmd: cfg.test_cmd },
@@ -52,7 +66,7 @@ function policyFor(task: RolloutTask, cfg: InstallConfig, config: RolloutConfig,
     temperature: config.sampling.temperature,
     topP: config.sampling.top_p,
     maxTokens: config.sampling.max_tokens,
-    ...(config.sampling.seed !== undefined ? { seed: config.sampling.seed } : {}),
+    ...(seed !== undefined ? { seed } : {}),
     toolMode: config.tool_mode,
   });
 }
@@ -69,7 +83,8 @@ export async function runOneRollout(
 ): Promise<RolloutRecord> {
   const { task, index, config } = input;
   const cfg = InstallConfig.parse(task.install_config);
-  const inner = policyFor(task, cfg, config, deps.env);
+  const seed = rolloutSeed(config, index);
+  const inner = policyFor(task, cfg, config, deps.env, seed);
   // Every rollout of this worker shares one bound on calls to the same endpoint.
   const limit = endpointLimit(config.endpoint, config.endpoint_concurrency);
   const policy: Policy =
@@ -130,7 +145,7 @@ export async function runOneRollout(
     rollout_index: index,
     policy: config.policy,
     model: result.policy.model,
-    sampling: config.sampling,
+    sampling: { ...config.sampling, ...(seed !== undefined ? { seed } : {}) },
     messages: result.messages,
     steps: result.steps.map((st) => ({
       message_index: st.message_index,

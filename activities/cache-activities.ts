@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import {
   ArtifactRef,
@@ -29,7 +30,15 @@ export const STAGE_VERSIONS: Record<StageName, string> = {
   mine: '1',
   build: '1',
   rollout: '1',
+  mix: '1',
 };
+
+/** sha256 of a local input file; URIs of other stores are keyed by their text (immutable by convention). */
+async function inputFileSha(pathOrUri: string, where: string): Promise<string> {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(pathOrUri) && !pathOrUri.startsWith('file://')) return `uri:${pathOrUri}`;
+  const path = pathOrUri.startsWith('file://') ? fileURLToPath(pathOrUri) : pathOrUri;
+  return fileSha(path, where);
+}
 
 /** Input of {@link createCacheActivities}' planStage. */
 export interface PlanStageInput {
@@ -96,6 +105,14 @@ async function environmentOf(stage: StageName, spec: ExperimentSpec): Promise<Re
       env[`repo.${repo}`] = await gitHead(path, 'HEAD', `build.repo_paths.${repo}`);
     }
     if (b.wheelhouse) env.wheelhouse = await directoryDigest(b.wheelhouse);
+  }
+  if (stage === 'mix' && spec.mix) {
+    const m = spec.mix;
+    env.tokenizer = (await getTokenizer(m.tokenizer)).fingerprint;
+    for (const [i, s] of m.sources.entries())
+      if (s.path) env[`source.${s.name}`] = await inputFileSha(s.path, `mix.sources[${i}].path`);
+    for (const [i, b] of m.decontaminate.benchmarks.entries())
+      env[`benchmark.${b.name}`] = await inputFileSha(b.path, `mix.decontaminate.benchmarks[${i}].path`);
   }
   return env;
 }

@@ -2,6 +2,7 @@ import { createBuildActivities, type BuildDeps } from './build/build-activities'
 import { createCacheActivities } from './cache-activities';
 import { createRolloutActivities } from './rollout/rollout-activities';
 import { createMineActivities, type MineDeps } from './mine/mine-activities';
+import { createMixActivities } from './mix/mix-activities';
 
 /** Everything activities need from the outside world, injected by the worker. */
 export type ActivityDeps = MineDeps & BuildDeps;
@@ -16,6 +17,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createMineActivities(deps),
     ...createBuildActivities(deps),
     ...createRolloutActivities(deps),
+    ...createMixActivities(deps),
   };
 }
 

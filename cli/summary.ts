@@ -1,4 +1,10 @@
-import type { BuildStageResult, ExperimentResult, MineStageResult, RolloutStageResult } from '../contracts';
+import type {
+  BuildStageResult,
+  ExperimentResult,
+  MineStageResult,
+  MixStageResult,
+  RolloutStageResult,
+} from '../contracts';
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 
@@ -71,6 +77,33 @@ export function formatRolloutSummary(r: RolloutStageResult): string {
   ].join('\n');
 }
 
+/** Human-readable summary of the mix stage: the cleaning funnel per source, then each training stage. */
+export function formatMixSummary(r: MixStageResult): string {
+  const s = r.summary;
+  const out = [`  cleaning (tokenizer ${s.tokenizer}):`];
+  for (const [name, c] of Object.entries(s.sources)) {
+    out.push(
+      `    ${name.padEnd(18)} ${fmt(c.documents_in).padStart(7)} docs ${fmt(c.tokens_in).padStart(12)} tok in → ${fmt(c.documents_kept).padStart(7)} docs ${fmt(c.tokens_kept).padStart(12)} tok kept`
+    );
+    for (const [reason, n] of Object.entries(c.removed))
+      if (n.documents > 0)
+        out.push(`      - ${reason.padEnd(22)} ${fmt(n.documents).padStart(7)} docs ${fmt(n.tokens).padStart(12)} tok`);
+  }
+  for (const [name, st] of Object.entries(s.stages)) {
+    out.push(
+      `  stage ${name}: ${fmt(st.sequences)} sequences, ${fmt(st.tokens)} tokens (${fmt(st.content_tokens)} content, ${fmt(st.loss_tokens)} in the loss), ${fmt(st.documents)} documents, ${fmt(st.shards)} shards`
+    );
+    for (const [src, x] of Object.entries(st.sources))
+      out.push(
+        `    ${src.padEnd(18)} ${fmt(x.tokens_out).padStart(12)} tok  ×${x.repetition.toFixed(2)}  ${(x.share * 100).toFixed(1).padStart(5)}%`
+      );
+  }
+  out.push(`  artifacts:`);
+  for (const [k, a] of Object.entries(r.artifacts.manifests)) out.push(`    manifest ${k.padEnd(8)} ${a.uri}`);
+  out.push(`    removed          ${r.artifacts.report.uri}  (${r.artifacts.report.records ?? '-'} records)`);
+  return out.join('\n');
+}
+
 /** Human-readable summary of an experiment result. */
 export function formatExperimentResult(r: ExperimentResult): string {
   const out = [`experiment ${r.experimentId}`];
@@ -81,6 +114,7 @@ export function formatExperimentResult(r: ExperimentResult): string {
     if (stage === 'mine') out.push(formatMineSummary(o.result as MineStageResult));
     if (stage === 'build') out.push(formatBuildSummary(o.result as BuildStageResult));
     if (stage === 'rollout') out.push(formatRolloutSummary(o.result as RolloutStageResult));
+    if (stage === 'mix') out.push(formatMixSummary(o.result as MixStageResult));
   }
   return out.join('\n');
 }

@@ -13,3 +13,5 @@ export * from './build';
 export * from './grading';
 export * from './rollout';
 export * from './trajectory';
+export * from './train';
+export * from './mix';

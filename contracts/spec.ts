@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import { BuildConfig } from './build';
 import { MineConfig } from './mine';
+import { MixConfig } from './mix';
 import { RolloutConfig } from './rollout';
 import { StoreConfig } from './store';
 
-/** Stage names in pipeline order. Later issues add mix, train and evaluate. */
-export const STAGES = ['mine', 'build', 'rollout'] as const;
+/** Stage names in pipeline order. */
+export const STAGES = ['mine', 'build', 'rollout', 'mix'] as const;
 export const StageName = z.enum(STAGES);
 export type StageName = z.infer<typeof StageName>;
 
@@ -13,19 +14,42 @@ export type StageName = z.infer<typeof StageName>;
  * An experiment: the single object argument of `experimentWorkflow`. Every stage's configuration
  * lives here; a stage runs when its key is present.
  */
-export const ExperimentSpec = z.strictObject({
-  /** Experiment id: also the workflow id, and the prefix of each stage's child workflow id. */
-  id: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,99}$/, 'expected a lower-case slug like "exp-demo-1" (a-z, 0-9, . _ -)'),
-  description: z.string().default(''),
-  /** Sweep this experiment belongs to, if any (search attribute SweepId). */
-  sweep_id: z.string().optional(),
-  store: StoreConfig.prefault({}),
-  /** Stages to rerun even when the step cache holds a result for the same inputs. */
-  force: z.array(StageName).default([]),
-  mine: MineConfig.optional(),
-  build: BuildConfig.optional(),
-  rollout: RolloutConfig.optional(),
-});
+export const ExperimentSpec = z
+  .strictObject({
+    /** Experiment id: also the workflow id, and the prefix of each stage's child workflow id. */
+    id: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._-]{0,99}$/, 'expected a lower-case slug like "exp-demo-1" (a-z, 0-9, . _ -)'),
+    description: z.string().default(''),
+    /** Sweep this experiment belongs to, if any (search attribute SweepId). */
+    sweep_id: z.string().optional(),
+    store: StoreConfig.prefault({}),
+    /** Stages to rerun even when the step cache holds a result for the same inputs. */
+    force: z.array(StageName).default([]),
+    mine: MineConfig.optional(),
+    build: BuildConfig.optional(),
+    rollout: RolloutConfig.optional(),
+    mix: MixConfig.optional(),
+  })
+  .superRefine((spec, ctx) => {
+    // A mix source may only name an upstream artifact that this experiment produces.
+    for (const [i, s] of (spec.mix?.sources ?? []).entries()) {
+      if (!s.from) continue;
+      const [stage, what] = s.from.split('.') as [StageName, string];
+      const missing =
+        spec[stage] === undefined
+          ? `the experiment has no ${stage} stage (add one, or use a path)`
+          : stage === 'mine' && !spec.mine!.formats.includes(what as 'python' | 'general')
+            ? `mine.formats does not include "${what}"`
+            : null;
+      if (missing)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['mix', 'sources', i, 'from'],
+          message: `"${s.from}" is not available: ${missing}`,
+        });
+    }
+  });
 export type ExperimentSpec = z.infer<typeof ExperimentSpec>;
 /** What a user writes: defaults may be omitted. */
 export type ExperimentSpecInput = z.input<typeof ExperimentSpec>;

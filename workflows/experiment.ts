@@ -1,5 +1,6 @@
 import {
   ApplicationFailure,
+  type ChildWorkflowOptions,
   defineQuery,
   proxyActivities,
   setCurrentDetails,
@@ -23,10 +24,13 @@ import {
   type ArtifactRef,
   type MineStageResult,
   type BuildStageResult,
+  type RolloutStageResult,
+  type MixUpstream,
   INVALID_SPEC,
 } from '../contracts';
 import { buildStageWorkflow } from './build';
 import { rolloutStageWorkflow } from './rollout';
+import { mixStageWorkflow } from './mix';
 import { mineStageWorkflow } from './mine';
 
 // --- Activities ---
@@ -55,14 +59,39 @@ export const progressQuery = defineQuery<ExperimentProgress>('progress');
 /** The build stage's validated tasks, which the rollout stage works on. */
 function validatedTasks(result: ExperimentResult): ArtifactRef {
   const build = result.stages.build?.result as BuildStageResult | undefined;
-  if (!build) {
-    throw ApplicationFailure.create({
-      type: INVALID_SPEC,
-      nonRetryable: true,
-      message: 'rollout: the experiment has no build stage to take validated tasks from (add `build`)',
-    });
-  }
+  if (!build)
+    throw invalidSpec('rollout: the experiment has no build stage to take validated tasks from (add `build`)');
   return build.artifacts.tasks;
+}
+
+const invalidSpec = (message: string) => ApplicationFailure.create({ type: INVALID_SPEC, nonRetryable: true, message });
+
+/**
+ * The upstream artifacts the mix stage's sources name in `from` (`mine.general`, `rollout.pass`,
+ * ...), taken from the stages that ran before it; a missing one is a spec error naming the source.
+ */
+function mixInputs(spec: ExperimentSpec, result: ExperimentResult): Record<string, ArtifactRef> {
+  const mine = (result.stages.mine?.result as MineStageResult | undefined)?.artifacts;
+  const rollout = (result.stages.rollout?.result as RolloutStageResult | undefined)?.artifacts;
+  const available: Partial<Record<MixUpstream, ArtifactRef>> = {
+    ...(mine?.general ? { 'mine.general': mine.general } : {}),
+    ...(mine?.python ? { 'mine.python': mine.python } : {}),
+    ...(rollout ? { 'rollout.pass': rollout.pass, 'rollout.fail': rollout.fail } : {}),
+  };
+  const inputs: Record<string, ArtifactRef> = {};
+  for (const [i, s] of (spec.mix?.sources ?? []).entries()) {
+    if (s.from === undefined) continue;
+    const ref = available[s.from];
+    if (!ref) {
+      const stage = s.from.split('.')[0]!;
+      throw invalidSpec(
+        `mix.sources[${i}].from: "${s.from}" is not available: the experiment has no ${stage} stage ` +
+          (stage === 'mine' ? 'producing that format (add it to mine.formats)' : '(add one, or use a path)')
+      );
+    }
+    inputs[s.from] = ref;
+  }
+  return inputs;
 }
 
 /** Local repositories of the mine stage's git sources, by `owner/name` (the build stage reuses them). */
@@ -130,25 +159,7 @@ export async function experimentWorkflow(rawSpec: ExperimentSpec): Promise<Exper
           staticSummary: `${stage} stage of ${spec.id}`,
         };
         const common = { experimentId: spec.id, store: spec.store, prefix: plan.prefix };
-        const child =
-          stage === 'mine'
-            ? await startChild(mineStageWorkflow, { ...options, args: [{ ...common, config: spec.mine! }] })
-            : stage === 'build'
-              ? await startChild(buildStageWorkflow, {
-                  ...options,
-                  args: [
-                    {
-                      ...common,
-                      config: spec.build!,
-                      mineTasks: (result.stages.mine?.result as MineStageResult | undefined)?.artifacts.tasks ?? null,
-                      repoPaths: gitSourcePaths(spec),
-                    },
-                  ],
-                })
-              : await startChild(rolloutStageWorkflow, {
-                  ...options,
-                  args: [{ ...common, config: spec.rollout!, tasks: validatedTasks(result) }],
-                });
+        const child = await startStage(stage, spec, result, { ...options, common });
         const stageResult: unknown = await child.result();
         const producer = { workflowId, runId: child.firstExecutionRunId };
         await recordStage({ stage, key: plan.key, store: spec.store, result: stageResult, producer });
@@ -170,6 +181,47 @@ export async function experimentWorkflow(rawSpec: ExperimentSpec): Promise<Exper
   progress.current = null;
   log.info('experiment finished', { experimentId: spec.id, run: workflowInfo().runId });
   return result;
+}
+
+type ChildOptions = Pick<
+  ChildWorkflowOptions,
+  'workflowId' | 'parentClosePolicy' | 'typedSearchAttributes' | 'staticSummary'
+>;
+
+/** Starts the child workflow of `stage` with its inputs taken from the spec and earlier stages. */
+async function startStage(
+  stage: StageName,
+  spec: ExperimentSpec,
+  result: ExperimentResult,
+  o: ChildOptions & { common: { experimentId: string; store: ExperimentSpec['store']; prefix: string } }
+) {
+  const { common, ...options } = o;
+  switch (stage) {
+    case 'mine':
+      return startChild(mineStageWorkflow, { ...options, args: [{ ...common, config: spec.mine! }] });
+    case 'build':
+      return startChild(buildStageWorkflow, {
+        ...options,
+        args: [
+          {
+            ...common,
+            config: spec.build!,
+            mineTasks: (result.stages.mine?.result as MineStageResult | undefined)?.artifacts.tasks ?? null,
+            repoPaths: gitSourcePaths(spec),
+          },
+        ],
+      });
+    case 'rollout':
+      return startChild(rolloutStageWorkflow, {
+        ...options,
+        args: [{ ...common, config: spec.rollout!, tasks: validatedTasks(result) }],
+      });
+    case 'mix':
+      return startChild(mixStageWorkflow, {
+        ...options,
+        args: [{ ...common, config: spec.mix!, inputs: mixInputs(spec, result) }],
+      });
+  }
 }
 
 /**

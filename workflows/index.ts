@@ -4,3 +4,4 @@ export { experimentWorkflow, progressQuery } from './experiment';
 export { mineStageWorkflow, mineRepoWorkflow, mineProgressQuery } from './mine';
 export { buildStageWorkflow, buildProgressQuery } from './build';
 export { rolloutStageWorkflow, rolloutBatchWorkflow, rolloutProgressQuery } from './rollout';
+export { mixStageWorkflow, mixProgressQuery } from './mix';

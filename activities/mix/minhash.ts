@@ -1,0 +1,487 @@
+/**
+ * MinHash signatures and LSH banding for near-duplicate detection in the mix stage.
+ *
+ * **Shingles.** A document is normalised (lower-cased with `String.prototype.toLowerCase`,
+ * whitespace runs collapsed: words are the maximal runs of non-`\s` characters, `\s` as in
+ * JavaScript regular expressions) and cut into word n-grams of {@link MinHashParams.shingleSize}
+ * words joined by one space. A non-empty document shorter than that is one shingle of all its
+ * words; an empty one has none. {@link shingles} returns these strings; {@link MinHasher.signature}
+ * hashes exactly the same set without building them.
+ *
+ * **Sketch.** One-permutation hashing with optimal densification (Li, Owen & Zhang 2012;
+ * Shrivastava 2017) instead of `numPerm` independent permutations: every shingle is hashed once to
+ * 64 bits; the top bits pick one of `numPerm` bins and the other 32 bits are the value, and each bin
+ * keeps its minimum value. A bin no shingle fell into copies the value of the first non-empty bin
+ * on its own seeded probe sequence (the same sequence in every document, so two documents agree
+ * on a densified bin exactly when they agree on the bin it copies). The fraction of equal bins is
+ * an unbiased estimate of the Jaccard similarity of the two shingle sets, with a variance no larger
+ * than that of `numPerm`-permutation MinHash when documents have at least about `numPerm`
+ * shingles (bins are sampled without replacement) and close to it below that (Shrivastava 2017).
+ * Cost per document is O(characters + shingles + numPerm), not O(shingles × numPerm), which is
+ * what makes it faster than classic MinHash (PyPI `rensa`'s `RMinHash`, `datasketch`'s `MinHash`);
+ * see `npm run bench -- mix`, which also compares the pairs each finds.
+ *
+ * **Hashes.** Each word is lower-cased and hashed once over its UTF-16 code units (two independent
+ * 32-bit multiplicative lanes with a murmur3 finaliser; ASCII is lower-cased inline, other words
+ * with `toLowerCase`), and a shingle's 64-bit hash is a rolling polynomial over its words' hashes
+ * (one per lane, bases ≡ 3 mod 4), finalised, so every character is hashed once whatever the
+ * shingle size. Everything is 32-bit integer math (`Math.imul`) on typed arrays: no BigInt, no
+ * string building, no allocation per shingle or per document. Signatures are deterministic for a
+ * given seed and parameters, across runs and platforms.
+ *
+ * **LSH.** The signature is cut into `bands` bands of `rows` values; two documents become
+ * candidates when any band is identical, which happens with probability `1 - (1 - J^rows)^bands`
+ * for Jaccard similarity `J`; the S-curve's midpoint is about {@link lshThreshold}`(bands, rows)`
+ * = `(1/bands)^(1/rows)`. Candidates are then confirmed with {@link jaccardEstimate}.
+ *
+ * **Defaults** ({@link DEFAULT_MINHASH_PARAMS}): 5-word shingles, 128 bins ("permutations"),
+ * 16 bands × 8 rows, so the threshold is (1/16)^(1/8) ≈ 0.707: a pair at J = 0.8 becomes a
+ * candidate with probability 0.93, at J = 0.9 with 0.9998, at J = 0.5 with 0.06.
+ */
+
+/** MinHash and LSH parameters. `bands * rows` must equal `numPerm`. */
+export interface MinHashParams {
+  /** Words per shingle (default 5). */
+  shingleSize: number;
+  /** Signature length: bins / "permutations" (default 128). */
+  numPerm: number;
+  /** LSH bands (default 16). */
+  bands: number;
+  /** Signature values per band (default 8). */
+  rows: number;
+  /** Seed of every hash (default 1); the same seed and parameters give the same signatures. */
+  seed: number;
+}
+
+/**
+ * Defaults: 5-word shingles, 128 permutations, 16 bands × 8 rows (Jaccard threshold
+ * (1/16)^(1/8) ≈ 0.707), seed 1.
+ */
+export const DEFAULT_MINHASH_PARAMS: Readonly<MinHashParams> = Object.freeze({
+  shingleSize: 5,
+  numPerm: 128,
+  bands: 16,
+  rows: 8,
+  seed: 1,
+});
+
+/** Thrown for inconsistent {@link MinHashParams}. */
+export class MinHashParamsError extends Error {
+  override name = 'MinHashParamsError';
+}
+
+/** Checks `p` and throws a {@link MinHashParamsError} naming the offending field. */
+export function validateMinHashParams(p: MinHashParams): void {
+  const posInt = (k: keyof MinHashParams, max: number): void => {
+    const v = p[k];
+    if (!Number.isInteger(v) || v < 1 || v > max)
+      throw new MinHashParamsError(`minhash: ${k} must be an integer in [1, ${max}], got ${String(v)}`);
+  };
+  posInt('shingleSize', 64);
+  posInt('numPerm', 1 << 16);
+  posInt('bands', 1 << 16);
+  posInt('rows', 1 << 16);
+  if (!Number.isInteger(p.seed))
+    throw new MinHashParamsError(`minhash: seed must be an integer, got ${String(p.seed)}`);
+  if (p.bands * p.rows !== p.numPerm)
+    throw new MinHashParamsError(
+      `minhash: bands × rows must equal numPerm, got ${p.bands} × ${p.rows} = ${p.bands * p.rows} ≠ ${p.numPerm}`
+    );
+}
+
+/** Word shingles of normalized text (lower-case, whitespace collapsed). */
+export function shingles(text: string, size: number): string[] {
+  if (!Number.isInteger(size) || size < 1) throw new MinHashParamsError(`minhash: bad shingle size ${size}`);
+  const words = text
+    .toLowerCase()
+    .split(/\s+/)
+    .filter((w) => w.length > 0);
+  if (words.length === 0) return [];
+  if (words.length < size) return [words.join(' ')];
+  const out: string[] = [];
+  for (let i = 0; i + size <= words.length; i++) out.push(words.slice(i, i + size).join(' '));
+  return out;
+}
+
+/** Approximate Jaccard threshold of (bands, rows): (1/bands)^(1/rows). */
+export function lshThreshold(bands: number, rows: number): number {
+  return Math.pow(1 / bands, 1 / rows);
+}
+
+/** Probability that a pair with Jaccard similarity `j` shares at least one band: 1 - (1 - j^rows)^bands. */
+export function lshCandidateProbability(j: number, bands: number, rows: number): number {
+  return 1 - Math.pow(1 - Math.pow(j, rows), bands);
+}
+
+/** Estimated Jaccard similarity: the fraction of equal signature positions. */
+export function jaccardEstimate(a: Uint32Array, b: Uint32Array): number {
+  if (a.length !== b.length) throw new Error(`jaccardEstimate: signature lengths differ (${a.length} vs ${b.length})`);
+  if (a.length === 0) return 0;
+  let eq = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) eq++;
+  return eq / a.length;
+}
+
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+function rotl(x: number, r: number): number {
+  return (x << r) | (x >>> (32 - r));
+}
+
+/** Whitespace as JavaScript's `\s`: ASCII 9–13 and 32 are tested inline, the rest here. */
+function isWideSpace(c: number): boolean {
+  return (
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
+}
+
+const EMPTY = 0xffffffff;
+/** Rolling-hash bases, ≡ 3 (mod 4) so that P - 1 has a single factor of two. */
+const PA = 0x01000193;
+const PB = 0x85ebca6b;
+
+/**
+ * Computes signatures for one parameter set. Not shareable across threads (it reuses scratch
+ * buffers), cheap to create.
+ */
+export class MinHasher {
+  /** The parameters, validated. */
+  readonly params: Readonly<MinHashParams>;
+  private readonly k: number;
+  private readonly shift: number; // k a power of two: bin = hi >>> shift; else -1
+  private readonly seedA: number;
+  private readonly seedB: number;
+  private readonly seedX: number;
+  private readonly seedY: number;
+  private readonly seedD: number;
+  private readonly seedBand: number;
+  private readonly wa: Int32Array;
+  private readonly wb: Int32Array;
+  private readonly occ: Uint8Array;
+  private readonly pas: number; // PA^shingleSize
+  private readonly pbs: number;
+
+  constructor(p: MinHashParams) {
+    validateMinHashParams(p);
+    this.params = Object.freeze({ ...p });
+    this.k = p.numPerm;
+    this.shift = (p.numPerm & (p.numPerm - 1)) === 0 ? 32 - Math.log2(p.numPerm) : -1;
+    const s = p.seed | 0;
+    const hi = Math.floor(p.seed / 4294967296) | 0;
+    this.seedA = fmix32(s ^ 0x243f6a88 ^ Math.imul(hi, 0x9e3779b1));
+    this.seedB = fmix32((s + 0x13198a2e) ^ Math.imul(hi, 0x85ebca77));
+    this.seedX = fmix32(this.seedA ^ 0x3707344a);
+    this.seedY = fmix32(this.seedB ^ 0x4093822f);
+    this.seedD = fmix32(this.seedX ^ 0x299f31d0);
+    this.seedBand = fmix32(this.seedY ^ 0x082efa98);
+    let ring = 2;
+    while (ring <= p.shingleSize) ring *= 2;
+    this.wa = new Int32Array(ring);
+    this.wb = new Int32Array(ring);
+    this.occ = new Uint8Array(p.numPerm);
+    let pa = 1;
+    let pb = 1;
+    for (let j = 0; j < p.shingleSize; j++) {
+      pa = Math.imul(pa, PA);
+      pb = Math.imul(pb, PB);
+    }
+    this.pas = pa;
+    this.pbs = pb;
+  }
+
+  /** The signature of `text` (length `numPerm`). */
+  signature(text: string): Uint32Array {
+    const out = new Uint32Array(this.k);
+    this.signatureInto(text, out);
+    return out;
+  }
+
+  /**
+   * Writes the signature of `text` into `out` (length `numPerm`) and returns the number of
+   * shingles hashed, repeats included (0 for an empty text, whose signature is all 0xffffffff).
+   */
+  signatureInto(text: string, out: Uint32Array): number {
+    if (out.length !== this.k) throw new Error(`signatureInto: out has ${out.length} slots, need ${this.k}`);
+    // Lower-casing is done per word (ASCII inline, other words with toLowerCase), which equals
+    // lower-casing the whole text: the only context-dependent mapping (final sigma) looks through
+    // case-ignorable characters, and the one whitespace character that is case-ignorable is U+FEFF.
+    const t = text.indexOf('\ufeff') >= 0 ? text.toLowerCase() : text;
+    const n = t.length;
+    const size = this.params.shingleSize;
+    const occ = this.occ;
+    out.fill(EMPTY);
+    occ.fill(0);
+    let words = 0;
+    let shingleCount = 0;
+    let i = 0;
+    const seedA = this.seedA;
+    const seedB = this.seedB;
+    const seedX = this.seedX;
+    const seedY = this.seedY;
+    const shift = this.shift;
+    const k = this.k;
+    const pas = this.pas;
+    const pbs = this.pbs;
+    let rx = 0;
+    let ry = 0;
+    // The last word hashes, in a ring of a power-of-two size > shingleSize.
+    const wa = this.wa;
+    const wb = this.wb;
+    const ring = wa.length - 1;
+    while (i < n) {
+      let c = t.charCodeAt(i);
+      // skip whitespace
+      if (c === 32 || (c >= 9 && c <= 13) || (c >= 0xa0 && isWideSpace(c))) {
+        i++;
+        continue;
+      }
+      // hash one word
+      let a = seedA;
+      let b = seedB;
+      const start = i;
+      let high = 0;
+      do {
+        if (c >= 65 && c <= 90) c += 32;
+        high |= c;
+        a = Math.imul(a ^ c, 0x01000193);
+        b = Math.imul((((b << 7) | (b >>> 25)) + c) | 0, 0x5bd1e995);
+        i++;
+        if (i >= n) break;
+        c = t.charCodeAt(i);
+      } while (!(c === 32 || (c >= 9 && c <= 13) || (c >= 0xa0 && isWideSpace(c))));
+      let len = i - start;
+      if (high > 127) {
+        // a non-ASCII word: hash its toLowerCase() instead
+        const w = t.slice(start, i).toLowerCase();
+        len = w.length;
+        a = seedA;
+        b = seedB;
+        for (let j = 0; j < len; j++) {
+          const d = w.charCodeAt(j);
+          a = Math.imul(a ^ d, 0x01000193);
+          b = Math.imul((((b << 7) | (b >>> 25)) + d) | 0, 0x5bd1e995);
+        }
+      }
+      const ha = fmix32(a ^ len);
+      const hb = fmix32(b + Math.imul(len, 0x27d4eb2f));
+      wa[words & ring] = ha;
+      wb[words & ring] = hb;
+      // rolling polynomial hash of the last `size` word hashes, one per lane
+      rx = (Math.imul(rx, PA) + ha) | 0;
+      ry = (Math.imul(ry, PB) + hb) | 0;
+      if (words >= size) {
+        rx = (rx - Math.imul(wa[(words - size) & ring]!, pas)) | 0;
+        ry = (ry - Math.imul(wb[(words - size) & ring]!, pbs)) | 0;
+      }
+      words++;
+      if (words >= size) {
+        const x = fmix32(rx ^ seedX);
+        const y = fmix32(ry ^ seedY);
+        const bin = shift >= 0 ? (shift === 32 ? 0 : x >>> shift) : Math.floor((x * k) / 4294967296);
+        occ[bin] = 1;
+        if (y < out[bin]!) out[bin] = y;
+        shingleCount++;
+      }
+    }
+    if (words > 0 && words < size) {
+      this.addShingle(0, words, out);
+      shingleCount++;
+    }
+    this.densify(out);
+    return shingleCount;
+  }
+
+  /** Hashes the shingle of `count` words starting at word index `first` (short texts: `first + count` ≤ shingleSize) into its bin. */
+  private addShingle(first: number, count: number, out: Uint32Array): void {
+    const wa = this.wa;
+    const wb = this.wb;
+    let x = this.seedX;
+    let y = this.seedY;
+    for (let j = first; j < first + count; j++) {
+      x = (Math.imul(rotl(x, 13) ^ wa[j]!, 0xcc9e2d51) + 0xe6546b64) | 0;
+      y = (Math.imul(rotl(y, 15) ^ wb[j]!, 0x1b873593) + 0x52dce729) | 0;
+    }
+    x = fmix32(x ^ count);
+    y = fmix32(y ^ Math.imul(count, 0x9e3779b1));
+    const bin = this.shift >= 0 ? (this.shift === 32 ? 0 : x >>> this.shift) : Math.floor((x * this.k) / 4294967296);
+    this.occ[bin] = 1;
+    if (y < out[bin]!) out[bin] = y;
+  }
+
+  /** Optimal densification: every empty bin copies the first non-empty bin on its probe sequence. */
+  private densify(out: Uint32Array): void {
+    const k = this.k;
+    const occ = this.occ;
+    let filled = 0;
+    let last = -1;
+    for (let i = 0; i < k; i++)
+      if (occ[i]) {
+        filled++;
+        last = i;
+      }
+    if (filled === k || filled === 0) return;
+    if (filled === 1) {
+      out.fill(out[last]!);
+      return;
+    }
+    const seedD = this.seedD;
+    for (let i = 0; i < k; i++) {
+      if (occ[i]) continue;
+      const base = Math.imul(i + 1, 0x9e3779b1) ^ seedD;
+      for (let attempt = 1; ; attempt++) {
+        const h = fmix32(base + Math.imul(attempt, 0x85ebca77));
+        const j = this.shift >= 0 ? (this.shift === 32 ? 0 : h >>> this.shift) : Math.floor((h * k) / 4294967296);
+        if (occ[j]) {
+          out[i] = out[j]!;
+          break;
+        }
+      }
+    }
+  }
+
+  /** One 64-bit hash per band. */
+  bandHashes(sig: Uint32Array): BigUint64Array {
+    const out = new BigUint64Array(this.params.bands);
+    this.bandHashesInto(sig, new Uint32Array(out.buffer));
+    return out;
+  }
+
+  /**
+   * The band hashes as pairs of 32-bit words, `out[2b]` the low and `out[2b+1]` the high half of
+   * band `b`'s 64-bit hash (the little-endian layout of {@link bandHashes}). The band index is
+   * part of the hash, so different bands never share a value by construction.
+   */
+  bandHashesInto(sig: Uint32Array, out: Uint32Array): void {
+    const { bands, rows, numPerm } = this.params;
+    if (sig.length !== numPerm) throw new Error(`bandHashes: signature has ${sig.length} values, need ${numPerm}`);
+    if (out.length < 2 * bands) throw new Error(`bandHashesInto: out has ${out.length} slots, need ${2 * bands}`);
+    const sb = this.seedBand;
+    for (let b = 0, p = 0; b < bands; b++) {
+      let x = sb ^ Math.imul(b + 1, 0x9e3779b1);
+      let y = fmix32(x ^ 0x5bd1e995);
+      for (let r = 0; r < rows; r++, p++) {
+        const v = sig[p]!;
+        x = Math.imul(rotl(x, 13) ^ v, 0xcc9e2d51) + 0xe6546b64;
+        y = Math.imul(rotl(y, 17) ^ v, 0x1b873593) + 0x52dce729;
+      }
+      out[2 * b] = fmix32(x ^ rows);
+      out[2 * b + 1] = fmix32(y + Math.imul(b, 0x27d4eb2f));
+    }
+  }
+}
+
+/**
+ * An in-memory LSH index over band hashes: documents get sequential ids 0, 1, 2, … in insertion
+ * order; {@link queryInsert} returns the earlier documents that share at least one band with a
+ * new one and then adds it. Buckets are keyed by 52 bits of each band hash in one open-addressing
+ * table (a false bucket match is about 2^-52 per pair and band, and candidates are confirmed by
+ * {@link jaccardEstimate} anyway). Memory: about 16 bytes per (document, band) plus the table.
+ */
+export class MinHashLsh {
+  private readonly hasher: MinHasher;
+  private readonly bands: number;
+  private readonly bh: Uint32Array;
+  private keys: Float64Array;
+  private heads: Int32Array;
+  private used = 0;
+  private mask: number;
+  private next: Int32Array; // next[id * bands + b]: previous doc in the same bucket, or -1
+  private stamp: Int32Array; // candidate de-duplication
+  private n = 0;
+
+  constructor(hasher: MinHasher, expectedDocs = 1024) {
+    this.hasher = hasher;
+    this.bands = hasher.params.bands;
+    this.bh = new Uint32Array(2 * this.bands);
+    let cap = 1024;
+    while (cap < expectedDocs * this.bands * 2) cap *= 2;
+    this.keys = new Float64Array(cap);
+    this.heads = new Int32Array(cap).fill(-1);
+    this.mask = cap - 1;
+    this.next = new Int32Array(Math.max(16, expectedDocs) * this.bands);
+    this.stamp = new Int32Array(Math.max(16, expectedDocs)).fill(-1);
+  }
+
+  /** Documents inserted so far (the next id). */
+  get size(): number {
+    return this.n;
+  }
+
+  /** Ids of earlier documents sharing a band with `sig` (ascending), then inserts `sig` as id {@link size}. */
+  queryInsert(sig: Uint32Array): number[] {
+    const id = this.n;
+    const bands = this.bands;
+    if ((id + 1) * bands > this.next.length) {
+      const nn = new Int32Array(this.next.length * 2);
+      nn.set(this.next);
+      this.next = nn;
+      const ns = new Int32Array(this.stamp.length * 2).fill(-1);
+      ns.set(this.stamp);
+      this.stamp = ns;
+    }
+    if ((this.used + bands) * 2 > this.keys.length) this.grow();
+    this.hasher.bandHashesInto(sig, this.bh);
+    const out: number[] = [];
+    const stamp = this.stamp;
+    const next = this.next;
+    for (let b = 0; b < bands; b++) {
+      const lo = this.bh[2 * b]!;
+      const key = lo + (this.bh[2 * b + 1]! & 0xfffff) * 4294967296;
+      let slot = lo & this.mask;
+      for (;;) {
+        const h = this.heads[slot]!;
+        if (h < 0) {
+          this.keys[slot] = key;
+          this.used++;
+          break;
+        }
+        if (this.keys[slot] === key) break;
+        slot = (slot + 1) & this.mask;
+      }
+      for (let d = this.heads[slot]!; d >= 0; d = next[d * bands + b]!) {
+        if (stamp[d] !== id) {
+          stamp[d] = id;
+          out.push(d);
+        }
+      }
+      next[id * bands + b] = this.heads[slot]!;
+      this.heads[slot] = id;
+    }
+    this.n++;
+    if (out.length > 1) out.sort((p, q) => p - q);
+    return out;
+  }
+
+  private grow(): void {
+    const oldKeys = this.keys;
+    const oldHeads = this.heads;
+    const cap = oldKeys.length * 2;
+    this.keys = new Float64Array(cap);
+    this.heads = new Int32Array(cap).fill(-1);
+    this.mask = cap - 1;
+    for (let s = 0; s < oldKeys.length; s++) {
+      const h = oldHeads[s]!;
+      if (h < 0) continue;
+      const key = oldKeys[s]!;
+      let slot = (key % 4294967296) & this.mask;
+      while (this.heads[slot]! >= 0) slot = (slot + 1) & this.mask;
+      this.keys[slot] = key;
+      this.heads[slot] = h;
+    }
+  }
+}

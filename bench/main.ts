@@ -28,6 +28,13 @@ export const BENCHES: Record<string, Bench> = {
     usage: 'rollout [--runs N=50] [--mix N=30] [--per-runtime N=20] [--ks 1,2,4,8,16] [--keep-temp]',
     run: async (argv) => (await import('./rollout')).runRolloutBench(argv),
   },
+  mix: {
+    summary:
+      'mix stage: MinHash near dedup vs PyPI rensa + datasketch; full pipeline MB/s, tok/s, RSS as input doubles',
+    usage:
+      'mix [--docs N=3000] [--repeat N=3] [--sizes-mb 64,128,256] [--mem-mb 384] [--seed S=1] [--threshold T] [--impls rensa,rensa-bulk,datasketch] [--python PY] [--skip-dedup] [--skip-pipeline] [--keep-temp]',
+    run: async (argv) => (await import('./mix')).runMixBench(argv),
+  },
 };
 
 function usage(): string {

@@ -17,26 +17,28 @@
  * an unbiased estimate of the Jaccard similarity of the two shingle sets, with a variance no larger
  * than that of `numPerm`-permutation MinHash when documents have at least about `numPerm`
  * shingles (bins are sampled without replacement) and close to it below that (Shrivastava 2017).
- * Cost per document is O(characters + shingles + numPerm), not O(shingles × numPerm), which is
- * what makes it faster than classic MinHash (PyPI `rensa`'s `RMinHash`, `datasketch`'s `MinHash`);
- * see `npm run bench -- mix`, which also compares the pairs each finds.
+ * Cost per document is O(characters + shingles + numPerm), not O(shingles × numPerm) as for classic
+ * MinHash (PyPI `datasketch`'s `MinHash`, `rensa`'s `RMinHash`); `npm run bench -- mix` compares
+ * speed and the pairs found with both.
  *
  * **Hashes.** Each word is lower-cased and hashed once over its UTF-16 code units (two independent
  * 32-bit multiplicative lanes with a murmur3 finaliser; ASCII is lower-cased inline, other words
  * with `toLowerCase`), and a shingle's 64-bit hash is a rolling polynomial over its words' hashes
  * (one per lane, bases ≡ 3 mod 4), finalised, so every character is hashed once whatever the
  * shingle size. Everything is 32-bit integer math (`Math.imul`) on typed arrays: no BigInt, no
- * string building, no allocation per shingle or per document. Signatures are deterministic for a
- * given seed and parameters, across runs and platforms.
+ * string building, no allocation per shingle (only a non-ASCII word is copied to lower-case it).
+ * Signatures are deterministic for a given seed and parameters, across runs and platforms.
  *
  * **LSH.** The signature is cut into `bands` bands of `rows` values; two documents become
  * candidates when any band is identical, which happens with probability `1 - (1 - J^rows)^bands`
  * for Jaccard similarity `J`; the S-curve's midpoint is about {@link lshThreshold}`(bands, rows)`
- * = `(1/bands)^(1/rows)`. Candidates are then confirmed with {@link jaccardEstimate}.
+ * = `(1/bands)^(1/rows)`. {@link MinHashLsh} finds candidates; confirming them with
+ * {@link jaccardEstimate} ≥ the threshold (as `npm run bench -- mix` does) drops most of the
+ * candidates below it.
  *
  * **Defaults** ({@link DEFAULT_MINHASH_PARAMS}): 5-word shingles, 128 bins ("permutations"),
  * 16 bands × 8 rows, so the threshold is (1/16)^(1/8) ≈ 0.707: a pair at J = 0.8 becomes a
- * candidate with probability 0.93, at J = 0.9 with 0.9998, at J = 0.5 with 0.06.
+ * candidate with probability 0.95, at J = 0.9 with 0.9999, at J = 0.5 with 0.06.
  */
 
 /** MinHash and LSH parameters. `bands * rows` must equal `numPerm`. */
@@ -390,7 +392,7 @@ export class MinHasher {
  * order; {@link queryInsert} returns the earlier documents that share at least one band with a
  * new one and then adds it. Buckets are keyed by 52 bits of each band hash in one open-addressing
  * table (a false bucket match is about 2^-52 per pair and band, and candidates are confirmed by
- * {@link jaccardEstimate} anyway). Memory: about 16 bytes per (document, band) plus the table.
+ * {@link jaccardEstimate} anyway). Memory: about 30 bytes per (document, band).
  */
 export class MinHashLsh {
   private readonly hasher: MinHasher;

@@ -96,6 +96,16 @@ export const MixBenchmark = z.strictObject({
 });
 export type MixBenchmark = z.infer<typeof MixBenchmark>;
 
+/**
+ * Hugging Face-style files written next to each shard's token files, with the same documents:
+ * `shard-NNNNN.jsonl` and `shard-NNNNN.parquet` (docs/shards.md).
+ */
+export const MixOutputs = z.strictObject({
+  jsonl: z.boolean().default(true),
+  parquet: z.boolean().default(false),
+});
+export type MixOutputs = z.infer<typeof MixOutputs>;
+
 /** The mix stage's configuration (`mix:` in the experiment spec). */
 export const MixConfig = z
   .strictObject({
@@ -116,8 +126,10 @@ export const MixConfig = z
         /** Drop documents whose normalized text (NFC, whitespace collapsed) was seen before. */
         exact: z.boolean().default(true),
         /**
-         * MinHash LSH over word shingles. The defaults (16 bands × 8 rows) flag pairs above an
-         * approximate Jaccard similarity of (1/16)^(1/8) ≈ 0.71.
+         * MinHash LSH over word shingles. The defaults (16 bands × 8 rows) make pairs above an
+         * approximate Jaccard similarity of (1/16)^(1/8) ≈ 0.71 candidates (they share a band); a
+         * candidate is removed only when its estimated Jaccard similarity to the kept document
+         * reaches `threshold`.
          */
         near: z
           .strictObject({
@@ -126,6 +138,11 @@ export const MixConfig = z
             num_perm: z.number().int().positive().default(128),
             bands: z.number().int().positive().default(16),
             rows: z.number().int().positive().default(8),
+            /**
+             * Estimated Jaccard similarity (fraction of equal signature values) that confirms a
+             * candidate; default (1/bands)^(1/rows), the LSH threshold. 0 removes every candidate.
+             */
+            threshold: z.number().min(0).max(1).optional(),
           })
           .prefault({})
           .refine((n) => n.bands * n.rows === n.num_perm, {
@@ -146,6 +163,8 @@ export const MixConfig = z
       })
       .prefault({}),
     stages: z.array(MixStage).min(1),
+    /** Which Hugging Face-style files each shard gets next to its token files (docs/shards.md). */
+    outputs: MixOutputs.prefault({}),
   })
   .superRefine((c, ctx) => {
     const names = new Set<string>();
@@ -252,7 +271,12 @@ export const MixShardFile = z.strictObject({
 });
 export type MixShardFile = z.infer<typeof MixShardFile>;
 
-export const MIX_SHARD_FILES = ['bin', 'idx', 'mask.bin', 'mask.idx', 'bounds.bin', 'bounds.idx', 'jsonl'] as const;
+/** The files every shard has: token ids, loss mask and document bounds, each `.bin` + `.idx`. */
+export const MIX_TOKEN_FILES = ['bin', 'idx', 'mask.bin', 'mask.idx', 'bounds.bin', 'bounds.idx'] as const;
+/** Hugging Face-style files, present when enabled in `mix.outputs`. */
+export const MIX_DOCUMENT_FILES = ['jsonl', 'parquet'] as const;
+/** Every file a shard may have, by extension after `shard-NNNNN.`. */
+export const MIX_SHARD_FILES = [...MIX_TOKEN_FILES, ...MIX_DOCUMENT_FILES] as const;
 
 /** One shard of a training stage. */
 export const MixShard = z.strictObject({
@@ -260,7 +284,17 @@ export const MixShard = z.strictObject({
   sequences: z.number().int().nonnegative(),
   tokens: z.number().int().nonnegative(),
   loss_tokens: z.number().int().nonnegative(),
-  files: z.record(z.enum(MIX_SHARD_FILES), MixShardFile),
+  /** The token files always; `jsonl` and `parquet` as `mix.outputs` enables them. */
+  files: z.strictObject({
+    bin: MixShardFile,
+    idx: MixShardFile,
+    'mask.bin': MixShardFile,
+    'mask.idx': MixShardFile,
+    'bounds.bin': MixShardFile,
+    'bounds.idx': MixShardFile,
+    jsonl: MixShardFile.optional(),
+    parquet: MixShardFile.optional(),
+  }),
 });
 export type MixShard = z.infer<typeof MixShard>;
 

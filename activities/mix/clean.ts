@@ -2,8 +2,9 @@
  * Step 1 of the mix stage: streams every source once, in `mix.sources` order, and for each
  * document: renders it (documents.ts), tokenizes it (span by span for messages, for SFT masks),
  * applies the source's length gate, decontaminates it against the benchmarks, caps trajectories
- * per task, drops exact and near duplicates, and spills what is kept (spill.ts). Every removal is
- * counted per source and reason and written to `removed.jsonl`.
+ * per task, drops exact and near duplicates (an LSH candidate confirmed by its estimated Jaccard
+ * similarity, dedup.ts), and spills what is kept (spill.ts). Every removal is counted per source
+ * and reason and written to `removed.jsonl`.
  */
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -88,19 +89,16 @@ export async function cleanSources(args: CleanArgs): Promise<CleanResult> {
     args.env
   );
   const exact = config.dedup.exact ? new ExactDedup() : null;
-  const n = config.dedup.near;
-  const near = n.enabled
-    ? new NearDedup({
-        shingleSize: n.shingle_size,
-        numPerm: n.num_perm,
-        bands: n.bands,
-        rows: n.rows,
-        seed: config.seed,
-      })
-    : null;
   const perTask = new Map<string, number>();
   const work = await mkdtemp(join(tmpdir(), 'bottega-mix-clean-'));
+  const n = config.dedup.near;
+  let near: NearDedup | null = null;
   try {
+    if (n.enabled)
+      near = new NearDedup(
+        { shingleSize: n.shingle_size, numPerm: n.num_perm, bands: n.bands, rows: n.rows, seed: config.seed },
+        { dir: work, threshold: n.threshold }
+      );
     const reportPath = join(work, 'removed.jsonl');
     const report = createWriteStream(reportPath);
     let removedCount = 0;
@@ -176,7 +174,10 @@ export async function cleanSources(args: CleanArgs): Promise<CleanResult> {
         }
         const nearDup = near?.check(doc.text, doc.id);
         if (nearDup) {
-          await reason('duplicate_near', { match: nearDup });
+          await reason('duplicate_near', {
+            match: nearDup.id,
+            detail: `estimated Jaccard ${nearDup.similarity.toFixed(4)} ≥ threshold ${near!.threshold.toFixed(4)}`,
+          });
           continue;
         }
         if (doc.task !== null) perTask.set(doc.task, taskCount + 1);
@@ -205,6 +206,7 @@ export async function cleanSources(args: CleanArgs): Promise<CleanResult> {
       report: reportRef,
     };
   } finally {
+    near?.close();
     await rm(work, { recursive: true, force: true });
   }
 }

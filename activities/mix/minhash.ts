@@ -33,8 +33,8 @@
  * candidates when any band is identical, which happens with probability `1 - (1 - J^rows)^bands`
  * for Jaccard similarity `J`; the S-curve's midpoint is about {@link lshThreshold}`(bands, rows)`
  * = `(1/bands)^(1/rows)`. {@link MinHashLsh} finds candidates; confirming them with
- * {@link jaccardEstimate} ≥ the threshold (as `npm run bench -- mix` does) drops most of the
- * candidates below it.
+ * {@link jaccardEstimate} ≥ the threshold (as the mix stage's near dedup, `dedup.ts`, and
+ * `npm run bench -- mix` do) drops most of the candidates below it.
  *
  * **Defaults** ({@link DEFAULT_MINHASH_PARAMS}): 5-word shingles, 128 bins ("permutations"),
  * 16 bands × 8 rows, so the threshold is (1/16)^(1/8) ≈ 0.707: a pair at J = 0.8 becomes a

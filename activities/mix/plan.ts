@@ -9,7 +9,7 @@
  * at most round(r × kept tokens) − floor(r) × kept tokens (documents are taken in a seeded order
  * when they still fit). The exact tokens out and effective repetition go to the manifest.
  */
-import type { ArtifactRef, MixConfig, MixStage } from '../../contracts';
+import type { ArtifactRef, MixConfig, MixOutputs, MixStage } from '../../contracts';
 import { invalidMix } from './errors';
 import { SeededRandom } from './rng';
 
@@ -45,6 +45,8 @@ export interface StagePlan {
   seq_len: number;
   pack: boolean;
   loss_mask: 'none' | 'sft';
+  /** Which Hugging Face-style files (JSONL, Parquet) each shard gets (`mix.outputs`). */
+  outputs: MixOutputs;
   /** Source names; `order` holds (source index, document index) pairs into this list. */
   sourceNames: string[];
   /** The seeded order as uint32 pairs, stored in the artifact store. */
@@ -236,6 +238,7 @@ export function planStage(
       seq_len: L,
       pack: stage.pack,
       loss_mask: stage.loss_mask,
+      outputs: { ...config.outputs },
       sourceNames: names,
       entries,
       sequences,

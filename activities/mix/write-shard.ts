@@ -1,8 +1,9 @@
 /**
  * Step 3 of the mix stage: writes one shard of one training stage (docs/shards.md) from the plan
- * and the spilled sources. Idempotent: a shard whose marker (`shard-NNNNN.done.json`) exists and
- * whose files still hash to the recorded sha256 is not rewritten, so a crashed stage resumes at
- * the last finished shard.
+ * and the spilled sources: token, mask and bounds files, plus the JSONL and/or Parquet documents
+ * that `mix.outputs` asks for. Idempotent: a shard whose marker (`shard-NNNNN.done.json`) exists,
+ * lists the files these outputs give, and whose files still hash to the recorded sha256 is not
+ * rewritten, so a crashed stage resumes at the last finished shard.
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream, existsSync, statSync, type WriteStream } from 'node:fs';
@@ -11,10 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { MIX_SHARD_FILES, MixShard, type ArtifactRef } from '../../contracts';
+import { MIX_TOKEN_FILES, MixOutputs, MixShard, type ArtifactRef } from '../../contracts';
 import type { ArtifactStore } from '../store/artifact-store';
 import type { CleanResult } from './clean';
 import { buildIndex } from './indexed-dataset';
+import { ParquetShardWriter } from './parquet-shard';
 import { EOS_ID, type StagePlan } from './plan';
 import { SPILL_FILES, SpillReader, type SpillFile } from './spill';
 
@@ -43,8 +45,21 @@ async function hashOf(store: ArtifactStore, uri: string): Promise<string> {
   return h.digest('hex');
 }
 
-/** True when every file of a finished shard still exists with its recorded sha256. */
-async function intact(store: ArtifactStore, shard: MixShard): Promise<boolean> {
+/** The files a shard of a stage with these outputs has (`MIX_SHARD_FILES` order). */
+export function shardFileKinds(outputs: MixOutputs): (keyof MixShard['files'])[] {
+  return [
+    ...MIX_TOKEN_FILES,
+    ...(outputs.jsonl ? (['jsonl'] as const) : []),
+    ...(outputs.parquet ? (['parquet'] as const) : []),
+  ];
+}
+
+/**
+ * True when a finished shard has exactly the files `kinds` and each still exists with its
+ * recorded sha256 (a shard written with other outputs is rewritten).
+ */
+async function intact(store: ArtifactStore, shard: MixShard, kinds: string[]): Promise<boolean> {
+  if (Object.keys(shard.files).sort().join() !== [...kinds].sort().join()) return false;
   for (const f of Object.values(shard.files)) {
     if (!(await store.exists(f.uri, f.bytes))) return false;
     if ((await hashOf(store, f.uri)) !== f.sha256) return false;
@@ -63,6 +78,28 @@ async function close(stream: WriteStream): Promise<void> {
   });
 }
 
+/**
+ * Writes the documents whose first token lies in the shard, entries [start, end) of the order, to
+ * the JSONL and/or Parquet file named in `files` (neither when both are disabled).
+ */
+async function writeDocuments(
+  files: Partial<Record<'jsonl' | 'parquet', string>>,
+  start: number,
+  end: number,
+  record: (k: number) => Promise<Buffer>
+): Promise<void> {
+  if (!files.jsonl && !files.parquet) return;
+  const jsonl = files.jsonl ? createWriteStream(files.jsonl) : null;
+  const parquet = files.parquet ? new ParquetShardWriter(files.parquet) : null;
+  for (let k = start; k < end; k++) {
+    const line = await record(k);
+    if (jsonl) await put(jsonl, line);
+    if (parquet) await parquet.add(line.toString('utf8'));
+  }
+  if (jsonl) await close(jsonl);
+  await parquet?.finish();
+}
+
 /** Arguments of {@link writeShard}. */
 export interface WriteShardArgs {
   store: ArtifactStore;
@@ -78,10 +115,12 @@ export async function writeShard(args: WriteShardArgs): Promise<{ shard: MixShar
   const { store, plan } = args;
   const sp = plan.shards[args.shard];
   if (!sp) throw new Error(`stage ${plan.stage} has no shard ${args.shard} (it has ${plan.shards.length})`);
+  // a plan.json written before `outputs` existed: today's defaults
+  const kinds = shardFileKinds((plan.outputs as MixOutputs | undefined) ?? MixOutputs.parse({}));
   const marker = store.uriFor(shardKey(args.prefix, plan.stage, sp.index, 'done.json'));
   if (await store.exists(marker)) {
     const done = MixShard.parse(JSON.parse((await store.get(marker)).toString('utf8')));
-    if (await intact(store, done)) return { shard: done, skipped: true };
+    if (await intact(store, done, kinds)) return { shard: done, skipped: true };
   }
   const readers: SpillReader[] = [];
   const work = await mkdtemp(join(tmpdir(), 'bottega-mix-shard-'));
@@ -97,14 +136,13 @@ export async function writeShard(args: WriteShardArgs): Promise<{ shard: MixShar
     const order = new Uint32Array(
       orderBuf.buffer.slice(orderBuf.byteOffset, orderBuf.byteOffset + orderBuf.byteLength)
     );
-    const files = Object.fromEntries(MIX_SHARD_FILES.map((f) => [f, join(work, `shard.${f}`)])) as Record<
-      (typeof MIX_SHARD_FILES)[number],
+    const files = Object.fromEntries(kinds.map((f) => [f, join(work, `shard.${f}`)])) as Record<
+      keyof MixShard['files'],
       string
     >;
     const bin = createWriteStream(files.bin);
     const maskOut = createWriteStream(files['mask.bin']);
     const boundsOut = createWriteStream(files['bounds.bin']);
-    const jsonl = createWriteStream(files.jsonl);
     const seqLengths: number[] = [];
     const boundLengths: number[] = [];
     let lossTokens = 0;
@@ -168,14 +206,13 @@ export async function writeShard(args: WriteShardArgs): Promise<{ shard: MixShar
         await emit(e.ids, e.mask, [0]);
       }
     }
-    for (let k = sp.jsonlStart; k < sp.entryEnd; k++)
-      await put(jsonl, await readers[order[2 * k]!]!.record(order[2 * k + 1]!));
-    await Promise.all([close(bin), close(maskOut), close(boundsOut), close(jsonl)]);
+    await Promise.all([close(bin), close(maskOut), close(boundsOut)]);
+    await writeDocuments(files, sp.jsonlStart, sp.entryEnd, (k) => readers[order[2 * k]!]!.record(order[2 * k + 1]!));
     await writeFile(files.idx, buildIndex('int32', seqLengths));
     await writeFile(files['mask.idx'], buildIndex('uint8', seqLengths));
     await writeFile(files['bounds.idx'], buildIndex('int32', boundLengths));
     const out: Record<string, { uri: string; sha256: string; bytes: number }> = {};
-    for (const f of MIX_SHARD_FILES) {
+    for (const f of kinds) {
       const ref = await store.putFile(shardKey(args.prefix, plan.stage, sp.index, f), files[f], { records: null });
       out[f] = { uri: ref.uri, sha256: ref.sha256, bytes: ref.bytes };
     }

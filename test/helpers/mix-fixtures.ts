@@ -3,11 +3,12 @@
  * trajectories and a SWE-bench-style benchmark file, with planted problems whose removal tests
  * check: an exact duplicate, a near-duplicate pair, a sample that quotes a benchmark problem
  * statement in its PR body, a sample from a benchmark PR (identity), and a task with too many
- * trajectories.
+ * trajectories; and a pair that shares an LSH band but is below the Jaccard threshold (both kept).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MineSample, Trajectory, TrajectoryMessage } from '../../contracts';
+import { DEFAULT_MINHASH_PARAMS, MinHasher, jaccardEstimate, lshThreshold } from '../../activities/mix/minhash';
 
 /** Seeded word salad: distinct documents share few 5-word shingles. */
 export class Words {
@@ -67,6 +68,10 @@ export interface MixFixtures {
     exactOriginal: string;
     nearDuplicate: string;
     nearOriginal: string;
+    /** Share an LSH band (default parameters) but their estimated Jaccard is below the threshold. */
+    bandOnlyPair: [string, string];
+    /** Estimated Jaccard similarity of that pair. */
+    bandOnlySimilarity: number;
     contaminatedNgram: string;
     contaminatedIdentity: string;
     benchItem: string;
@@ -119,13 +124,54 @@ function trajectory(w: Words, instance: string, k: number, label: 'pass' | 'fail
 
 const jsonl = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).join('\n') + (rows.length ? '\n' : '');
 
+/** Whether two signatures agree on every row of at least one band. */
+function shareBand(a: Uint32Array, b: Uint32Array, bands: number, rows: number): boolean {
+  for (let band = 0; band < bands; band++) {
+    let same = true;
+    for (let r = band * rows; r < (band + 1) * rows && same; r++) same = a[r] === b[r];
+    if (same) return true;
+  }
+  return false;
+}
+
+/**
+ * Two texts of 200 words differing in a block of 60 (true Jaccard of 5-word shingles ≈ 0.53) that
+ * share an LSH band under the default MinHash parameters and `seed`, with an estimated Jaccard
+ * below the LSH threshold: the first replacement block, in a seeded sequence, that does so.
+ */
+function bandOnlyPair(seed: number, minhashSeed: number): { a: string; b: string; similarity: number } {
+  const p = { ...DEFAULT_MINHASH_PARAMS, seed: minhashSeed };
+  const hasher = new MinHasher(p);
+  const head = '<pr> Title: band pair\n';
+  const words = new Words(seed * 31 + 5).text(200).split(' ');
+  const a = head + words.join(' ');
+  const sa = hasher.signature(a);
+  for (let attempt = 1; attempt <= 2000; attempt++) {
+    const block = new Words(seed * 7919 + attempt).text(60).split(' ');
+    const b = head + [...words.slice(0, 80), ...block, ...words.slice(140)].join(' ');
+    const sb = hasher.signature(b);
+    const similarity = jaccardEstimate(sa, sb);
+    if (shareBand(sa, sb, p.bands, p.rows) && similarity < lshThreshold(p.bands, p.rows)) return { a, b, similarity };
+  }
+  throw new Error('no band-only pair found');
+}
+
 /**
  * Writes the fixture files under `dir`. Sizes: `general` general samples, `python` python
  * samples, `tasks` tasks with `perTask` passing trajectories each, and one failing per task.
  */
 export function makeMixFixtures(
   dir: string,
-  opts: { seed?: number; general?: number; python?: number; tasks?: number; perTask?: number; words?: number } = {}
+  opts: {
+    seed?: number;
+    general?: number;
+    python?: number;
+    tasks?: number;
+    perTask?: number;
+    words?: number;
+    /** `mix.seed` the band-only pair is built for (default 1234, that of {@link paperRecipe}). */
+    minhashSeed?: number;
+  } = {}
 ): MixFixtures {
   mkdirSync(dir, { recursive: true });
   const w = new Words(opts.seed ?? 7);
@@ -171,6 +217,9 @@ export function makeMixFixtures(
     )
   );
   general.push(sample('gen-benchmark-pr', 'general', 'django/django', 11099, `<pr> Title: ${w.text(50)}`));
+  const band = bandOnlyPair(opts.seed ?? 7, opts.minhashSeed ?? 1234);
+  general.push(sample('gen-band-a', 'general', 'acme/band', 904, band.a));
+  general.push(sample('gen-band-b', 'general', 'acme/band', 905, band.b));
   const python: MineSample[] = [];
   for (let i = 0; i < (opts.python ?? 8); i++)
     python.push(sample(`py-${i}`, 'python', `acme/py${i % 2}`, 200 + i, `# Repository Context\n${w.text(nWords)}`));
@@ -208,6 +257,8 @@ export function makeMixFixtures(
       exactOriginal: orig.id,
       nearDuplicate: 'gen-near-b',
       nearOriginal: 'gen-near-a',
+      bandOnlyPair: ['gen-band-a', 'gen-band-b'],
+      bandOnlySimilarity: band.similarity,
       contaminatedNgram: 'gen-contaminated',
       contaminatedIdentity: 'gen-benchmark-pr',
       benchItem: 'swe-bench-verified:astropy__astropy-12907',

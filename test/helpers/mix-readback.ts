@@ -1,5 +1,6 @@
 /** Reads a mix stage's shards back from disk (docs/shards.md), for tests. */
 import { readFileSync } from 'node:fs';
+import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
 import { fileURLToPath } from 'node:url';
 import type { MixManifest } from '../../contracts';
 import { parseIndex } from '../../activities/mix/indexed-dataset';
@@ -42,8 +43,23 @@ export function readStage(m: MixManifest): { sequences: ReadSequence[]; jsonl: R
       );
       sequences.push({ ids, mask, bounds });
     }
+    if (!shard.files.jsonl) continue;
     for (const line of read(shard.files.jsonl.uri).toString('utf8').split('\n').filter(Boolean))
       jsonl.push(JSON.parse(line) as Record<string, unknown>);
   }
   return { sequences, jsonl };
+}
+
+/** Every row of every shard's `.parquet` file of a stage, in order, read with `hyparquet`. */
+export async function readStageParquet(m: MixManifest): Promise<Record<string, unknown>[]> {
+  const rows: Record<string, unknown>[] = [];
+  for (const shard of m.shards) {
+    if (!shard.files.parquet) throw new Error(`${shard.name} has no parquet file`);
+    const file = await asyncBufferFromFile(fileURLToPath(shard.files.parquet.uri));
+    const metadata = await parquetMetadataAsync(file);
+    const names = metadata.schema.slice(1).map((e) => e.name);
+    if (names.join() !== 'id,source,text,messages') throw new Error(`${shard.name}.parquet columns: ${names.join()}`);
+    rows.push(...(await parquetReadObjects({ file, metadata })));
+  }
+  return rows;
 }

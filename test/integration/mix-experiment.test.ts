@@ -94,7 +94,11 @@ describe('mine → mix in one experiment (real Temporal dev server)', () => {
     const mt1 = manifests.mt1!;
     const mt2 = manifests.mt2!;
     assert.equal(mt1.sources.general_prs!.tokens_out, mix.summary.sources.general_prs!.tokens_kept);
-    assert.equal(mt2.sources.python_prs!.tokens_out, 2 * mix.summary.sources.python_prs!.tokens_kept, '×2 to the token');
+    assert.equal(
+      mt2.sources.python_prs!.tokens_out,
+      2 * mix.summary.sources.python_prs!.tokens_kept,
+      '×2 to the token'
+    );
     for (const m of [mt1, mt2]) {
       assert.equal(m.tokens, m.sequences * m.seq_len, 'packed to whole sequences');
       assert.equal(m.content_tokens + m.eos_tokens + m.pad_tokens, m.tokens);
@@ -118,9 +122,11 @@ describe('mine → mix in one experiment (real Temporal dev server)', () => {
     await assert.rejects(run(spec('exp-it-mix-bad', { mix: bad })), (e: unknown) => {
       assert.ok(e instanceof WorkflowFailedError);
       const msg = String((e.cause as Error | undefined)?.message);
-      assert.match(msg, /mix\.sources\[2\]\.from: "rollout\.pass" is not available: the experiment has no rollout stage/);
+      assert.match(
+        msg,
+        /mix\.sources\[2\]\.from: "rollout\.pass" is not available: the experiment has no rollout stage/
+      );
       return true;
     });
   });
 });
-

@@ -32,6 +32,24 @@ describe('mix config: static checks', () => {
     assert.equal(c.tokenizer, 'qwen2.5');
     assert.equal(c.dedup.near.bands * c.dedup.near.rows, c.dedup.near.num_perm);
     assert.equal(c.stages[0]!.requested_tokens, 'all');
+    assert.equal(c.dedup.near.threshold, undefined, 'default: the LSH threshold (1/bands)^(1/rows)');
+    assert.deepEqual(c.outputs, { jsonl: true, parquet: false });
+  });
+
+  it('near.threshold is a Jaccard similarity in [0, 1]; outputs are booleans', () => {
+    const stages = [{ name: 's', sources: [{ source: 'a' }] }];
+    const p = problems({ sources, stages, dedup: { near: { threshold: 1.5 } }, outputs: { parquet: 'yes' } });
+    assert.ok(
+      p.some((x) => x.startsWith('dedup.near.threshold: ')),
+      p.join('\n')
+    );
+    assert.ok(
+      p.some((x) => x.startsWith('outputs.parquet: ')),
+      p.join('\n')
+    );
+    const c = MixConfig.parse({ sources, stages, dedup: { near: { threshold: 0 } }, outputs: { parquet: true } });
+    assert.equal(c.dedup.near.threshold, 0);
+    assert.deepEqual(c.outputs, { jsonl: true, parquet: true });
   });
 
   it('ratios that do not sum to 1', () => {

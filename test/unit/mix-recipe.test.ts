@@ -61,6 +61,8 @@ describe('mix stage: the paper recipe', () => {
     assert.equal(by(fx.planted.exactDuplicate)?.match, fx.planted.exactOriginal);
     assert.equal(by(fx.planted.nearDuplicate)?.reason, 'duplicate_near');
     assert.equal(by(fx.planted.nearDuplicate)?.match, fx.planted.nearOriginal);
+    assert.match(by(fx.planted.nearDuplicate)!.detail!, /^estimated Jaccard 0\.9\d+ ≥ threshold 0\.7071$/);
+    for (const id of fx.planted.bandOnlyPair) assert.equal(by(id), undefined, `${id} shares a band but is kept`);
     assert.equal(by(fx.planted.contaminatedNgram)?.reason, 'contaminated_ngram');
     assert.equal(by(fx.planted.contaminatedNgram)?.match, fx.planted.benchItem);
     assert.match(by(fx.planted.contaminatedNgram)!.detail!, /problem_statement/);

@@ -3,6 +3,7 @@ import { createCacheActivities } from './cache-activities';
 import { createRolloutActivities } from './rollout/rollout-activities';
 import { createMineActivities, type MineDeps } from './mine/mine-activities';
 import { createMixActivities } from './mix/mix-activities';
+import { createTrainActivities } from './train/train-activities';
 
 /** Everything activities need from the outside world, injected by the worker. */
 export type ActivityDeps = MineDeps & BuildDeps;
@@ -18,6 +19,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createBuildActivities(deps),
     ...createRolloutActivities(deps),
     ...createMixActivities(deps),
+    ...createTrainActivities(deps),
   };
 }
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Local dev stack for bottega: Temporal dev server, SeaweedFS S3, Docker engine, Slurm.
+# Local dev stack for bottega: Temporal dev server, SeaweedFS S3, Docker engine, Slurm, sshd.
 # Installs whatever is missing (apt/pip), starts what is not running, and is idempotent.
 #
-#   bash infra/dev.sh up      [service...]   install + start (default: temporal s3 docker slurm)
+#   bash infra/dev.sh up      [service...]   install + start (default: temporal s3 docker slurm sshd)
 #   bash infra/dev.sh down    [service...]   stop
 #   bash infra/dev.sh restart [service...]   down + up
 #   bash infra/dev.sh status  [service...]   one line per service; exit 1 if any is down
@@ -18,7 +18,7 @@ export BOTTEGA_ROOT
 # shellcheck source=lib/common.sh
 source "$BOTTEGA_ROOT/infra/lib/common.sh"
 
-ALL_SERVICES=(temporal s3 docker slurm)
+ALL_SERVICES=(temporal s3 docker slurm sshd)
 for _svc in "${ALL_SERVICES[@]}"; do
   # shellcheck disable=SC1090
   source "$BOTTEGA_ROOT/infra/services/$_svc.sh"
@@ -98,6 +98,7 @@ cmd_logs() {
     slurm) f=$SLURMCTLD_LOG ;;
     slurmd) f=$SLURMD_LOG ;;
     slurmrestd) f=$SLURMRESTD_LOG ;;
+    sshd) f=$SSHD_LOG ;;
     *) err "unknown log '$s'"; return 2 ;;
   esac
   exec tail -n 50 -F "$f"

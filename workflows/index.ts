@@ -5,3 +5,4 @@ export { mineStageWorkflow, mineRepoWorkflow, mineProgressQuery } from './mine';
 export { buildStageWorkflow, buildProgressQuery } from './build';
 export { rolloutStageWorkflow, rolloutBatchWorkflow, rolloutProgressQuery } from './rollout';
 export { mixStageWorkflow, mixProgressQuery } from './mix';
+export { trainStageWorkflow, trainProgressQuery } from './train';

@@ -95,7 +95,12 @@ ReturnToService=2
 JobCompType=jobcomp/filetxt
 JobCompLoc=$SLURM_LOG_DIR/jobcomp.log
 AccountingStorageType=accounting_storage/none
-JobAcctGatherType=jobacct_gather/none
+# Memory enforcement without cgroups: slurmstepd samples each step's RSS every second and kills
+# a step over its --mem (the job ends FAILED with "exceeded memory limit" in its log, which the
+# train stage reports as OUT_OF_MEMORY; task/cgroup would be needed for Slurm's own OUT_OF_MEMORY).
+JobAcctGatherType=jobacct_gather/linux
+JobAcctGatherFrequency=task=1
+JobAcctGatherParams=OverMemoryKill
 MinJobAge=3600
 SlurmctldLogFile=$SLURMCTLD_LOG
 SlurmdLogFile=$SLURMD_LOG

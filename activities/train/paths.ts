@@ -1,0 +1,42 @@
+import { createHash } from 'node:crypto';
+
+/** Where one stage's job keeps its files on the cluster's shared filesystem. */
+export interface JobPaths {
+  dir: string;
+  /** Batch log; `%j` is the job id (append mode: a requeued job keeps one log). */
+  log: string;
+  checkpoints: string;
+  metrics: string;
+  hparams: string;
+  /** Created by the USR2 trap: a trainer may poll it as well as catch the signal. */
+  stop: string;
+}
+
+/** Paths of a stage's job under `workdir/<experiment>/<stage>`. */
+export function jobPaths(workdir: string, experimentId: string, stage: string): JobPaths {
+  const dir = `${workdir.replace(/\/+$/, '')}/${experimentId}/${stage}`;
+  return {
+    dir,
+    log: `${dir}/job-%j.log`,
+    checkpoints: `${dir}/checkpoints`,
+    metrics: `${dir}/metrics.jsonl`,
+    hparams: `${dir}/hparams.json`,
+    stop: `${dir}/STOP`,
+  };
+}
+
+/** The log of one job. */
+export const logPath = (p: JobPaths, jobId: string): string => p.log.replace('%j', jobId);
+/** The exit-code file the job writes itself. */
+export const exitCodePath = (p: JobPaths, jobId: string): string => `${p.dir}/exit-code.${jobId}`;
+
+/**
+ * The Slurm job name of a stage: derived from the workflow id and stage, so a retried or
+ * re-run submit finds the job it already submitted. Long ids keep a hash suffix.
+ */
+export function jobName(workflowId: string, stage: string): string {
+  const raw = `bottega.${workflowId}.${stage}`.replace(/[^A-Za-z0-9._-]/g, '_');
+  if (raw.length <= 100) return raw;
+  const h = createHash('sha256').update(raw).digest('hex').slice(0, 12);
+  return `${raw.slice(0, 87)}.${h}`;
+}

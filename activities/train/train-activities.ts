@@ -1,0 +1,307 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Context, cancellationDetails, sleep } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import {
+  ArtifactRef,
+  INVALID_SPEC,
+  StoreConfig,
+  TrainConfig,
+  parseInput,
+  type SlurmJobState,
+  type TrainJobProgress,
+  type TrainStage,
+} from '../../contracts';
+import { loggerFor } from '../logger';
+import { openStore } from '../store/artifact-store';
+import type { JobInfo, SlurmBackend } from './backend';
+import { BackendRegistry } from './backends';
+import { exitCodePath, jobName, jobPaths, logPath, type JobPaths } from './paths';
+import { renderJobScript } from './sbatch';
+import { classifyState, isTerminal, jobFailure, refineFinalState } from './states';
+
+/** Dependencies of the train activities. */
+export interface TrainDeps {
+  env: NodeJS.ProcessEnv;
+  /** State directory: default job workdir (`slurm/`) and SSH known_hosts. */
+  bottegaHome: string;
+  /** Shared backends and pollers; one per worker process by default. */
+  registry?: BackendRegistry;
+}
+
+/** Common input of the train activities: one stage of the train config. */
+export interface TrainJobInput {
+  experimentId: string;
+  /** The train workflow's id: the job name derives from it and the stage. */
+  workflowId: string;
+  config: TrainConfig;
+  store: StoreConfig;
+  prefix: string;
+  /** Name of the stage in `config.stages`. */
+  stage: string;
+}
+
+/** A submitted (or found) job. */
+export interface SubmittedJob {
+  jobId: string;
+  jobName: string;
+  /** True when a job of that name already existed and was reused. */
+  reused: boolean;
+  script: ArtifactRef;
+  inputs: ArtifactRef;
+}
+
+/** The reference trainer in this checkout (for clusters sharing the worker's filesystem). */
+const REFERENCE_TRAINER = fileURLToPath(new URL('../../infra/trainer/train.py', import.meta.url));
+/** Lines of log carried in heartbeats, progress and failures. */
+const TAIL_LINES = 20;
+/** Consecutive failed polls (scheduler unreachable) before a monitor attempt fails. */
+const MAX_POLL_FAILURES = 5;
+/** Consecutive polls a job may be unknown to the scheduler before its exit-code file decides. */
+const UNKNOWN_ROUNDS = 3;
+
+/** Marker the reference trainer writes last into a complete checkpoint (`step-N/COMPLETE`). */
+export const CHECKPOINT_MARKER = 'COMPLETE';
+
+/** Local path of a `file://` URI; other URIs are handed to the job as they are. */
+const clusterPath = (uri: string) => (uri.startsWith('file://') ? fileURLToPath(uri) : uri);
+
+/** Creates the train stage's Slurm activities (slurm task queue). */
+export function createTrainActivities(deps: TrainDeps) {
+  const registry = (deps.registry ??= new BackendRegistry(deps.env, deps.bottegaHome));
+  const storeOf = (s: StoreConfig) => openStore(parseInput(StoreConfig, s, 'store config'), deps.env);
+
+  const prepare = (raw: TrainJobInput) => {
+    const config = parseInput(TrainConfig, raw.config, 'train config');
+    const stage = config.stages.find((s) => s.name === raw.stage);
+    if (!stage) {
+      throw ApplicationFailure.create({
+        type: INVALID_SPEC,
+        nonRetryable: true,
+        message: `train config has no stage ${JSON.stringify(raw.stage)}`,
+      });
+    }
+    const backend = registry.backend(config.cluster);
+    const paths = jobPaths(config.workdir ?? join(deps.bottegaHome, 'slurm'), raw.experimentId, stage.name);
+    return { config, stage, backend, paths, name: jobName(raw.workflowId, stage.name) };
+  };
+
+  const tailOf = (b: SlurmBackend, p: JobPaths, jobId: string) =>
+    b.files.tail(logPath(p, jobId), TAIL_LINES).catch(() => [] as string[]);
+
+  return {
+    /**
+     * Submits a stage's job, idempotently: a job with the stage's name that is still active or
+     * has completed is reused; otherwise the script and its inputs are stored as artifacts and
+     * then submitted with `sbatch`.
+     */
+    async submitJob(raw: TrainJobInput & { manifest: ArtifactRef; initModel: string }): Promise<SubmittedJob> {
+      const { config, stage, backend, paths, name } = prepare(raw);
+      const log = loggerFor({ experimentId: raw.experimentId, stage: 'train', activity: 'submitJob', job: name });
+      const manifest = clusterPath(raw.manifest.uri);
+      const rendered = renderJobScript({
+        name,
+        workflowId: raw.workflowId,
+        stage: stage.name,
+        resources: config.resources,
+        signalLeadS: config.signal_lead_s,
+        framework: config.framework,
+        paths,
+        hparams: stage.hparams,
+        manifest,
+        dataDir: dirname(manifest),
+        initModel: raw.initModel,
+        trainer: config.framework.type === 'reference' ? (config.framework.script ?? REFERENCE_TRAINER) : '',
+        env: config.env,
+      });
+      const inputs = {
+        job_name: name,
+        stage: stage satisfies TrainStage,
+        manifest: raw.manifest,
+        init_model: raw.initModel,
+        resources: config.resources,
+        framework: config.framework,
+        backend: config.cluster.backend,
+        paths,
+        command: rendered.command,
+      };
+      const store = storeOf(raw.store);
+      const key = `${raw.prefix}/${stage.name}`;
+      // What ran is always recoverable: stored before anything reaches the cluster.
+      const script = await store.put(`${key}/job.sbatch`, rendered.script, { records: null });
+      const inputsRef = await store.put(`${key}/inputs.json`, JSON.stringify(inputs, null, 2) + '\n', {
+        records: null,
+      });
+      const existing = (await backend.findByName(name)).sort((a, b) => Number(b.jobId) - Number(a.jobId));
+      // A completed job counts only if it ran in this stage's directory (its exit-code file says
+      // 0): the same workflow id on another server or workdir must not adopt it.
+      let active = existing.find((j) => !isTerminal(j.state));
+      for (const j of existing.filter((x) => x.state === 'COMPLETED')) {
+        if (active) break;
+        if ((await backend.files.read(exitCodePath(paths, j.jobId)))?.trim() === '0') active = j;
+      }
+      if (active) {
+        log.info({ jobId: active.jobId, state: active.state }, 'reusing the job already submitted');
+        return { jobId: active.jobId, jobName: name, reused: true, script, inputs: inputsRef };
+      }
+      await backend.files.mkdirp(paths.checkpoints);
+      await backend.files.write(paths.hparams, JSON.stringify(stage.hparams, null, 2) + '\n');
+      const jobId = await backend.submit(rendered.script, rendered.options);
+      log.info({ jobId, backend: backend.kind }, 'submitted');
+      return { jobId, jobName: name, reused: false, script, inputs: inputsRef };
+    },
+
+    /**
+     * Waits for a job to end, heartbeating `{stage, jobId, state, elapsed, logTail}` after every
+     * poll (polls are batched across monitors). A retry after worker loss re-attaches to the same
+     * job (from the input, the last heartbeat, or the job name). REQUEUED, PREEMPTED and PENDING
+     * are waited through. COMPLETED returns; any other end is a typed non-retryable failure with
+     * the log tail. Cancelled by the workflow: the job is scancel'ed. Worker shutdown or timeout:
+     * the job is left running for the next attempt (so it is when the activity is paused). While
+     * the job is active it returns every `poll.report_every_s` with `done: false`, so the
+     * workflow can publish the state.
+     */
+    async monitorJob(raw: TrainJobInput & { jobId?: string; lastState?: SlurmJobState }): Promise<TrainJobProgress> {
+      const started = Date.now();
+      const { config, stage, backend, paths, name } = prepare(raw);
+      const ctx = Context.current();
+      const prev = ctx.info.heartbeatDetails as Partial<TrainJobProgress> | undefined;
+      let jobId = raw.jobId ?? prev?.jobId;
+      if (!jobId) {
+        const found = (await backend.findByName(name)).sort((a, b) => Number(b.jobId) - Number(a.jobId));
+        jobId = found[0]?.jobId;
+        if (!jobId) throw new Error(`no job named ${name} to monitor`);
+      }
+      const log = loggerFor({ experimentId: raw.experimentId, stage: 'train', activity: 'monitorJob', jobId });
+      if (prev?.jobId) log.info({ state: prev.state }, 're-attached to the job');
+      const poller = registry.poller(config.cluster, config.poll);
+      const progress: TrainJobProgress = {
+        stage: stage.name,
+        jobId,
+        state: prev?.state ?? raw.lastState ?? 'PENDING',
+        elapsed: prev?.elapsed ?? 0,
+        logTail: [],
+        done: false,
+      };
+      // A snapshot: details are encoded later, and progress keeps changing.
+      const beat = () => ctx.heartbeat({ ...progress, logTail: [...progress.logTail] });
+      const timer = setInterval(beat, Math.min(5000, (ctx.info.heartbeatTimeoutMs ?? 15_000) / 3));
+      let unknown = 0;
+      let pollFailures = 0;
+      // A failure state is believed when a second poll confirms it: a requeue passes through
+      // states that look final for an instant.
+      let suspect: SlurmJobState | null = null;
+      try {
+        for (;;) {
+          beat();
+          let info: JobInfo | null;
+          try {
+            info = await Promise.race([poller.next(jobId), ctx.cancelled]);
+          } catch (err) {
+            // A failed poll (network, ssh) is retried; after several in a row the attempt fails
+            // (retryable: the next attempt re-attaches) so the error shows in the Web UI.
+            if (ctx.cancellationSignal.aborted || ++pollFailures >= MAX_POLL_FAILURES) throw err;
+            await Promise.race([sleep(config.poll.initial_s * 1000 * pollFailures), ctx.cancelled]);
+            continue;
+          }
+          pollFailures = 0;
+          progress.logTail = await tailOf(backend, paths, jobId);
+          let state: SlurmJobState;
+          let exitCode: string | null = info?.exitCode ?? null;
+          if (info) {
+            unknown = 0;
+            state = info.state;
+            progress.elapsed = info.elapsed;
+          } else {
+            // Forgotten by squeue (MinJobAge) and no accounting: the exit-code file decides.
+            const code = (await backend.files.read(exitCodePath(paths, jobId)))?.trim();
+            if (code === undefined && ++unknown < UNKNOWN_ROUNDS) continue;
+            state = code === '0' ? 'COMPLETED' : 'FAILED';
+            exitCode = code ?? null;
+          }
+          if (state !== progress.state)
+            log.info({ from: progress.state, to: state, reason: info?.reason ?? null }, 'job state');
+          progress.state = state;
+          const cls = classifyState(state);
+          if (cls === 'failed' && suspect !== state) {
+            suspect = state;
+            continue;
+          }
+          suspect = null;
+          if (cls === 'active') {
+            // Return now and then so the workflow can show the state (it is called again at once).
+            if (Date.now() - started >= config.poll.report_every_s * 1000) return { ...progress };
+            continue;
+          }
+          beat();
+          poller.forget(jobId);
+          if (cls === 'completed') return { ...progress, done: true };
+          const final = refineFinalState(state, progress.logTail);
+          throw jobFailure({ stage: stage.name, jobId, state: final, exitCode, logTail: progress.logTail });
+        }
+      } catch (err) {
+        const why = cancellationDetails();
+        if (ctx.cancellationSignal.aborted && why && !why.workerShutdown && !why.timedOut && !why.paused) {
+          // Cancelled by the workflow (or the activity was reset / lost): stop the job.
+          log.info({ why }, 'cancelled: scancel');
+          await backend.cancel(jobId);
+        }
+        throw err;
+      } finally {
+        clearInterval(timer);
+      }
+    },
+
+    /** `scancel`s a job (the workflow's non-cancellable cleanup). */
+    async cancelJob(raw: TrainJobInput & { jobId: string }): Promise<void> {
+      const { backend } = prepare(raw);
+      await backend.cancel(raw.jobId);
+      loggerFor({ experimentId: raw.experimentId, stage: 'train', activity: 'cancelJob' }).info(
+        { jobId: raw.jobId },
+        'scancel'
+      );
+    },
+
+    /**
+     * Records a finished stage's outputs as artifacts: the checkpoint directory listing (with
+     * the complete `step-*` checkpoints), the metrics JSONL and the job log. The final checkpoint
+     * is the newest complete one (or the checkpoint directory itself when the trainer keeps
+     * none of that shape).
+     */
+    async collectOutputs(raw: TrainJobInput & { jobId: string }): Promise<{
+      checkpoint_dir: string;
+      final_checkpoint: string;
+      checkpoints: ArtifactRef;
+      metrics: ArtifactRef;
+      log: ArtifactRef;
+    }> {
+      const { stage, backend, paths } = prepare(raw);
+      const store = storeOf(raw.store);
+      const key = `${raw.prefix}/${stage.name}`;
+      const entries = await backend.files.list(paths.checkpoints);
+      const complete: string[] = [];
+      for (const e of entries.filter((x) => /^step-\d+\/$/.test(x))) {
+        const files = await backend.files.list(`${paths.checkpoints}/${e}`);
+        if (files.includes(CHECKPOINT_MARKER)) complete.push(e.slice(0, -1));
+      }
+      complete.sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)));
+      const newest = complete.at(-1);
+      const final = newest ? `${paths.checkpoints}/${newest}` : paths.checkpoints;
+      const listing = { dir: paths.checkpoints, entries, complete, final };
+      const metrics = (await backend.files.read(paths.metrics)) ?? '';
+      const jobLog = (await backend.files.read(logPath(paths, raw.jobId))) ?? '';
+      return {
+        checkpoint_dir: paths.checkpoints,
+        final_checkpoint: final,
+        checkpoints: await store.put(`${key}/checkpoints.json`, JSON.stringify(listing, null, 2) + '\n', {
+          records: null,
+        }),
+        metrics: await store.put(`${key}/metrics.jsonl`, metrics),
+        log: await store.put(`${key}/job.log`, jobLog),
+      };
+    },
+  };
+}
+
+/** The train activities' type (for workflow proxies). */
+export type TrainActivities = ReturnType<typeof createTrainActivities>;

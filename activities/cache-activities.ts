@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { ApplicationFailure, Context } from '@temporalio/activity';
@@ -31,6 +32,7 @@ export const STAGE_VERSIONS: Record<StageName, string> = {
   build: '1',
   rollout: '1',
   mix: '1',
+  train: '1',
 };
 
 /** sha256 of a local input file; URIs of other stores are keyed by their text (immutable by convention). */
@@ -113,6 +115,15 @@ async function environmentOf(stage: StageName, spec: ExperimentSpec): Promise<Re
       if (s.path) env[`source.${s.name}`] = await inputFileSha(s.path, `mix.sources[${i}].path`);
     for (const [i, b] of m.decontaminate.benchmarks.entries())
       env[`benchmark.${b.name}`] = await inputFileSha(b.path, `mix.decontaminate.benchmarks[${i}].path`);
+  }
+  if (stage === 'train' && spec.train?.framework.type === 'reference' && !spec.train.framework.script) {
+    // The bundled trainer's code is part of what a checkpoint depends on.
+    // (Its top-level sources only: __pycache__ and tests do not change what it computes.)
+    const dir = fileURLToPath(new URL('../infra/trainer/', import.meta.url));
+    const files = (await readdir(dir)).filter((f) => /\.(py|txt|sh)$/.test(f)).sort();
+    const h = createHash('sha256');
+    for (const f of files) h.update(`${f}\0${await fileSha(join(dir, f), 'infra/trainer')}\n`);
+    env.trainer = h.digest('hex');
   }
   return env;
 }

@@ -107,6 +107,30 @@ envs
   });
 
 program
+  .command('slurm')
+  .description('Slurm jobs of the train stage')
+  .command('reap')
+  .description('list bottega jobs whose workflow no longer runs (terminated, lost); --cancel scancels them')
+  .option('--spec <file>', "take the cluster (backend, ssh, rest) from this spec's train.cluster")
+  .option('--cancel', 'scancel the orphans')
+  .action(async (o: { spec?: string; cancel?: boolean }) => {
+    const spec = o.spec ? specOrExit(o.spec) : null;
+    let conn;
+    try {
+      conn = await connectClient();
+    } catch (e) {
+      err((e as Error).message);
+      process.exit(EXIT.unavailable);
+    }
+    try {
+      const { slurmReap } = await import('./slurm');
+      await slurmReap(conn.client, spec, { cancel: !!o.cancel }, out);
+    } finally {
+      await conn.connection.close();
+    }
+  });
+
+program
   .command('worker')
   .description('run a worker serving the task queues of the given capabilities')
   .option(

@@ -2,11 +2,12 @@ import { z } from 'zod';
 import { BuildConfig } from './build';
 import { MineConfig } from './mine';
 import { MixConfig } from './mix';
+import { TrainConfig } from './train';
 import { RolloutConfig } from './rollout';
 import { StoreConfig } from './store';
 
 /** Stage names in pipeline order. */
-export const STAGES = ['mine', 'build', 'rollout', 'mix'] as const;
+export const STAGES = ['mine', 'build', 'rollout', 'mix', 'train'] as const;
 export const StageName = z.enum(STAGES);
 export type StageName = z.infer<typeof StageName>;
 
@@ -30,6 +31,7 @@ export const ExperimentSpec = z
     build: BuildConfig.optional(),
     rollout: RolloutConfig.optional(),
     mix: MixConfig.optional(),
+    train: TrainConfig.optional(),
   })
   .superRefine((spec, ctx) => {
     // A mix source may only name an upstream artifact that this experiment produces.
@@ -48,6 +50,19 @@ export const ExperimentSpec = z
           path: ['mix', 'sources', i, 'from'],
           message: `"${s.from}" is not available: ${missing}`,
         });
+    }
+    // The train stage trains on the mix stage's shards, by mix stage name.
+    if (spec.train) {
+      const mixStages = (spec.mix?.stages ?? []).map((m) => m.name);
+      for (const [i, t] of spec.train.stages.entries())
+        if (!mixStages.includes(t.data))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['train', 'stages', i, 'data'],
+            message: spec.mix
+              ? `no mix stage named "${t.data}" (mix.stages has ${mixStages.map((n) => `"${n}"`).join(', ')})`
+              : 'the train stage needs a mix stage to take shards from (add `mix`)',
+          });
     }
   });
 export type ExperimentSpec = z.infer<typeof ExperimentSpec>;

@@ -191,6 +191,37 @@ export const SlurmPollConfig = z.strictObject({
 });
 export type SlurmPollConfig = z.infer<typeof SlurmPollConfig>;
 
+/**
+ * Settings the bundled trainer (`infra/trainer/train.py`) reads from its `--config` JSON; keep in
+ * step with `DEFAULTS` there. Other frameworks get any keys.
+ */
+export const REFERENCE_TRAINER_KEYS: readonly string[] = [
+  'global_batch',
+  'micro_batch',
+  'lr',
+  'warmup',
+  'min_lr_ratio',
+  'epochs',
+  'max_steps',
+  'weight_decay',
+  'beta1',
+  'beta2',
+  'eps',
+  'grad_clip',
+  'seed',
+  'data_seed',
+  'save_every',
+  'keep',
+  'precision',
+  'attn',
+  'fsdp',
+  'grad_checkpointing',
+  'max_seq_len',
+  'threads',
+  'deterministic',
+  'print_every',
+];
+
 /** The train stage. */
 export const TrainConfig = z
   .strictObject({
@@ -199,8 +230,13 @@ export const TrainConfig = z
     /** `--signal=B:USR2@<s>`: Slurm may fire up to 60 s early; leave time to write a checkpoint. */
     signal_lead_s: z.number().int().min(0).default(300),
     framework: TrainFramework.default({ type: 'reference', python: 'python3' }),
-    /** Model of the first stage (a local HF directory or config on the cluster). */
+    /** Model of the first stage: a Hugging Face model directory on the cluster. */
     base_model: z.string().min(1).optional(),
+    /**
+     * Random init of the first stage instead (reference trainer): a preset (`tiny`, `tiny-512`,
+     * `qwen2.5-0.5b`), a JSON object or a config file on the cluster.
+     */
+    model_config: z.string().min(1).optional(),
     /** Shared directory on the cluster for scripts, logs and checkpoints; unset: `$BOTTEGA_HOME/slurm`. */
     workdir: z.string().min(1).optional(),
     /** Extra environment of the job (plain values, never secrets). */
@@ -216,6 +252,25 @@ export const TrainConfig = z
       if (i === 0 && s.init === 'previous')
         ctx.addIssue({ code: 'custom', path: ['stages', 0, 'init'], message: 'the first stage has no previous' });
     });
+    if (c.framework.type === 'reference') {
+      const first = c.stages[0];
+      if (first && !first.init && !c.base_model && !c.model_config)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['model_config'],
+          message:
+            'the reference trainer needs a model to start from: base_model (a model directory) or model_config (random init, e.g. "qwen2.5-0.5b")',
+        });
+      c.stages.forEach((s, i) => {
+        for (const k of Object.keys(s.hparams))
+          if (!REFERENCE_TRAINER_KEYS.includes(k) && k !== 'schedule' && k !== 'masked_loss')
+            ctx.addIssue({
+              code: 'custom',
+              path: ['stages', i, 'hparams', k],
+              message: `the reference trainer has no setting "${k}" (known: ${REFERENCE_TRAINER_KEYS.join(', ')})`,
+            });
+      });
+    }
     if (c.poll.max_s < c.poll.initial_s)
       ctx.addIssue({ code: 'custom', path: ['poll', 'max_s'], message: 'must be at least initial_s' });
   });

@@ -26,11 +26,13 @@ import {
   type BuildStageResult,
   type RolloutStageResult,
   type MixUpstream,
+  type MixStageResult,
   INVALID_SPEC,
 } from '../contracts';
 import { buildStageWorkflow } from './build';
 import { rolloutStageWorkflow } from './rollout';
 import { mixStageWorkflow } from './mix';
+import { trainStageWorkflow } from './train';
 import { mineStageWorkflow } from './mine';
 
 // --- Activities ---
@@ -221,6 +223,14 @@ async function startStage(
         ...options,
         args: [{ ...common, config: spec.mix!, inputs: mixInputs(spec, result) }],
       });
+    case 'train': {
+      const mix = result.stages.mix?.result as MixStageResult | undefined;
+      if (!mix) throw invalidSpec('train: the experiment has no mix stage to take shards from (add `mix`)');
+      return startChild(trainStageWorkflow, {
+        ...options,
+        args: [{ ...common, config: spec.train!, manifests: mix.artifacts.manifests }],
+      });
+    }
   }
 }
 

@@ -31,8 +31,7 @@ export type TemplatePlaceholder = (typeof TEMPLATE_PLACEHOLDERS)[number];
 export const REFERENCE_COMMAND =
   '{python} -m torch.distributed.run --nnodes={nnodes} --nproc_per_node={nproc_per_node}' +
   ' --node_rank=$SLURM_NODEID --master_addr=$MASTER_ADDR --master_port=$MASTER_PORT' +
-  ' {trainer} --data {data_dir} --manifest {manifest} --out {out_dir} --metrics {metrics}' +
-  ' --hparams {hparams_file} --init {init_model}';
+  ' {trainer} --config {hparams_file} --data {data_dir} --output {out_dir} --metrics {metrics}';
 
 /** Port of the torch rendezvous on the first node. */
 export const MASTER_PORT = 29500;

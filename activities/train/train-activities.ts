@@ -12,6 +12,7 @@ import {
   type TrainJobProgress,
   type TrainStage,
 } from '../../contracts';
+import { referenceTrainerConfig } from './reference-trainer';
 import { loggerFor } from '../logger';
 import { openStore } from '../store/artifact-store';
 import type { JobInfo, SlurmBackend } from './backend';
@@ -145,7 +146,19 @@ export function createTrainActivities(deps: TrainDeps) {
         return { jobId: active.jobId, jobName: name, reused: true, script, inputs: inputsRef };
       }
       await backend.files.mkdirp(paths.checkpoints);
-      await backend.files.write(paths.hparams, JSON.stringify(stage.hparams, null, 2) + '\n');
+      // The reference trainer gets its own --config (model, checkpoint dir, known keys only);
+      // a user command gets the framework-neutral hyperparameters.
+      const hparamsFile =
+        config.framework.type === 'reference'
+          ? referenceTrainerConfig({
+              stage: stage.name,
+              hparams: stage.hparams,
+              initModel: raw.initModel,
+              modelConfig: config.model_config,
+              checkpointDir: paths.checkpoints,
+            })
+          : stage.hparams;
+      await backend.files.write(paths.hparams, JSON.stringify(hparamsFile, null, 2) + '\n');
       const jobId = await backend.submit(rendered.script, rendered.options);
       log.info({ jobId, backend: backend.kind }, 'submitted');
       return { jobId, jobName: name, reused: false, script, inputs: inputsRef };
@@ -287,7 +300,16 @@ export function createTrainActivities(deps: TrainDeps) {
       complete.sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)));
       const newest = complete.at(-1);
       const final = newest ? `${paths.checkpoints}/${newest}` : paths.checkpoints;
-      const listing = { dir: paths.checkpoints, entries, complete, final };
+      // The final checkpoint's files and sizes, from its completeness marker (the reference
+      // trainer writes them there; other frameworks' markers are kept as they are).
+      const marker = newest ? await backend.files.read(`${final}/${CHECKPOINT_MARKER}`) : null;
+      let finalFiles: unknown = null;
+      try {
+        finalFiles = marker ? (JSON.parse(marker) as unknown) : null;
+      } catch {
+        finalFiles = marker;
+      }
+      const listing = { dir: paths.checkpoints, entries, complete, final, final_marker: finalFiles };
       const metrics = (await backend.files.read(paths.metrics)) ?? '';
       const jobLog = (await backend.files.read(logPath(paths, raw.jobId))) ?? '';
       return {

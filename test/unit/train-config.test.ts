@@ -11,7 +11,7 @@ const invalid = (input: unknown, pattern: RegExp) =>
 
 describe('train config', () => {
   it("fills the paper's defaults: MT then SFT", () => {
-    const c = TrainConfig.parse({});
+    const c = TrainConfig.parse({ model_config: 'tiny' });
     assert.deepEqual(
       c.stages.map((s) => [s.name, s.kind, s.init]),
       [
@@ -35,7 +35,10 @@ describe('train config', () => {
   });
 
   it('overrides single hyperparameters and keeps extra ones', () => {
-    const c = TrainConfig.parse({ stages: [{ name: 'sft', data: 'sft', hparams: { lr: 2e-5, seq_len: 32768 } }] });
+    const c = TrainConfig.parse({
+      framework: { type: 'command', command: 'megatron --config {hparams_file}' },
+      stages: [{ name: 'sft', data: 'sft', hparams: { lr: 2e-5, seq_len: 32768 } }],
+    });
     assert.equal(c.stages[0]!.hparams.lr, 2e-5);
     assert.equal(c.stages[0]!.hparams.epochs, 5);
     assert.equal(c.stages[0]!.hparams.seq_len, 32768);
@@ -62,5 +65,11 @@ describe('train config', () => {
     invalid({ stages: [{ name: 'mt1', data: 'a', hparams: { schedule: 'linear' } }] }, /schedule/);
     invalid({ framework: { type: 'command' } }, /framework\.command/);
     invalid({ stages: [] }, /stages/);
+    // The reference trainer: a model to start from, and only settings it knows.
+    invalid({ stages: [{ name: 'mt1', data: 'a' }] }, /model_config: the reference trainer needs a model/);
+    invalid(
+      { model_config: 'tiny', stages: [{ name: 'mt1', data: 'a', hparams: { seq_len: 4096 } }] },
+      /stages\[0\]\.hparams\.seq_len: the reference trainer has no setting "seq_len"/
+    );
   });
 });

@@ -13,6 +13,7 @@ import { restJobProperties } from '../../activities/train/rest-backend';
 
 function input(over: Partial<TrainConfig> = {}): JobScriptInput {
   const config = TrainConfig.parse({
+    base_model: '/models/base',
     resources: {
       nodes: 2,
       gpus_per_node: 8,
@@ -103,7 +104,7 @@ describe('sbatch template', () => {
     assert.ok(REFERENCE_COMMAND.includes('{hparams_file}'));
     assert.match(command, /^python3 -m torch\.distributed\.run --nnodes=2 --nproc_per_node=8 /);
     assert.ok(command.includes(`--data '/data/mix/it'\\''s'`), command);
-    assert.ok(command.includes('--hparams /shared/bottega/exp-1/mt1/hparams.json'));
+    assert.ok(command.includes('--config /shared/bottega/exp-1/mt1/hparams.json'));
     assert.match(script, /export HF_HOME=\/cache\/hf/);
   });
 

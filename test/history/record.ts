@@ -25,9 +25,9 @@ async function main(): Promise<void> {
   const env = await startTemporal();
   const home = mkdtempSync(join(tmpdir(), 'bottega-record-'));
   const { repos } = await makeFixtureRepos(join(home, 'fixtures'));
-  const [worker, dockerWorker] = await createWorkers({
+  const [worker, dockerWorker, slurmWorker] = await createWorkers({
     connection: env.nativeConnection,
-    capabilities: ['cpu', 'docker'],
+    capabilities: ['cpu', 'docker', 'slurm'],
     env: { ...process.env, BOTTEGA_HOME: home },
   });
   // Replay needs each history's workflow id (child ids derive from it).
@@ -41,17 +41,39 @@ async function main(): Promise<void> {
     console.log(`recorded ${name} (${workflowId})`);
   };
   const dockerRun = dockerWorker!.run();
+  const slurmRun = slurmWorker!.run();
   await worker!.runUntil(async () => {
     const start = (id: string, args: unknown[], type = 'experimentWorkflow') =>
       env.client.workflow.start(type, { workflowId: id, taskQueue: TASK_QUEUES.cpu, args });
 
-    const ran = await start('exp-history', [fixtureSpec('exp-history', repos)]);
+    // mine → mix → train (a stand-in trainer command on the local Slurm cluster).
+    const fakeTrainer = join(home, 'fake-trainer.sh');
+    writeFileSync(
+      fakeTrainer,
+      'mkdir -p "$1/step-1" && echo "{}" > "$1/step-1/COMPLETE" && echo \'{"step":1,"loss":1}\' >> "$2"\n'
+    );
+    const full = fixtureSpec('exp-history', repos, {
+      mix: {
+        sources: [{ name: 'general_prs', from: 'mine.general' }],
+        stages: [{ name: 'mt1', seq_len: 1024, sources: [{ source: 'general_prs' }] }],
+      },
+      train: {
+        resources: { gpus_per_node: 0, cpus_per_task: 1, mem: '100M', time_limit: '5:00' },
+        framework: { type: 'command', command: `bash ${fakeTrainer} {ckpt_dir} {metrics}` },
+        workdir: join(home, 'slurm'),
+        poll: { initial_s: 0.5, max_s: 1, report_every_s: 5 },
+        stages: [{ name: 'mt1', data: 'mt1' }],
+      },
+    });
+    const ran = await start('exp-history', [full]);
     await ran.result();
     save('experiment-ran', 'exp-history', ran.firstExecutionRunId);
     save('mine-stage', 'exp-history/mine');
     save('mine-repo', 'exp-history/mine/0-acme__widgets');
+    save('mix-stage', 'exp-history/mix');
+    save('train-stage', 'exp-history/train');
 
-    const cached = await start('exp-history', [fixtureSpec('exp-history', repos)]);
+    const cached = await start('exp-history', [full]);
     await cached.result();
     save('experiment-cached', 'exp-history', cached.firstExecutionRunId);
 
@@ -91,17 +113,24 @@ async function main(): Promise<void> {
           wheelhouse: testWheelhouse(resolve(process.env.BOTTEGA_HOME ?? '.bottega')),
           validation_runs: 2,
         },
-        rollout: { policy: 'replay-gold', rollouts_per_task: 1 },
+        // Two rollouts, one per batch and one batch per run: the stage continues as new once.
+        rollout: { policy: 'replay-gold', rollouts_per_task: 2, batch_size: 1, batches_per_run: 1 },
       },
     ]);
     await build.result();
     save('experiment-build', 'exp-history-build', build.firstExecutionRunId);
     save('build-stage', 'exp-history-build/build');
-    save('rollout-stage', 'exp-history-build/rollout');
+    const rolloutRuns: string[] = [];
+    for await (const w of env.client.workflow.list({ query: 'WorkflowId = "exp-history-build/rollout"' }))
+      rolloutRuns.push(w.runId);
+    // Listed newest first: the first run continued as new into the second.
+    save('rollout-stage-continued', 'exp-history-build/rollout', rolloutRuns.at(-1));
+    save('rollout-stage', 'exp-history-build/rollout', rolloutRuns[0]);
     save('rollout-batch', 'exp-history-build/rollout/batch-0');
   });
   dockerWorker!.shutdown();
-  await dockerRun;
+  slurmWorker!.shutdown();
+  await Promise.all([dockerRun, slurmRun]);
   writeFileSync(new URL('manifest.json', OUT), JSON.stringify(manifest, null, 2) + '\n');
   await env.teardown();
 }

@@ -29,8 +29,10 @@ describe('replay of recorded workflow histories', () => {
       'experimentWorkflow',
       'mineRepoWorkflow',
       'mineStageWorkflow',
+      'mixStageWorkflow',
       'rolloutBatchWorkflow',
       'rolloutStageWorkflow',
+      'trainStageWorkflow',
     ]);
   });
 

@@ -32,7 +32,7 @@ export const STAGE_VERSIONS: Record<StageName, string> = {
   build: '1',
   rollout: '1',
   mix: '1',
-  train: '1',
+  train: '2',
 };
 
 /** sha256 of a local input file; URIs of other stores are keyed by their text (immutable by convention). */

@@ -4,6 +4,7 @@ import type {
   MineStageResult,
   MixStageResult,
   RolloutStageResult,
+  TrainStageResult,
 } from '../contracts';
 
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -104,6 +105,23 @@ export function formatMixSummary(r: MixStageResult): string {
   return out.join('\n');
 }
 
+/** Human-readable summary of the train stage: one line per Slurm job, then its artifacts. */
+export function formatTrainSummary(r: TrainStageResult): string {
+  const out: string[] = [];
+  for (const st of r.stages) {
+    const m = st.metrics_summary;
+    const loss = m && m.loss_first !== null ? `, loss ${m.loss_first.toFixed(3)} → ${m.loss_last!.toFixed(3)}` : '';
+    const speed = m?.tokens_per_s ? `, ${fmt(Math.round(m.tokens_per_s))} tok/s` : '';
+    out.push(
+      `  ${st.name.padEnd(6)} job ${st.jobId} ${st.state}: ${m ? `${fmt(m.steps)} steps, ${fmt(m.tokens)} tokens` : 'no metrics'}${loss}${speed}`
+    );
+    out.push(`         checkpoint ${st.final_checkpoint}`);
+    out.push(`         metrics    ${st.artifacts.metrics.uri}`);
+  }
+  out.push(`  final model: ${r.final_checkpoint}`);
+  return out.join('\n');
+}
+
 /** Human-readable summary of an experiment result. */
 export function formatExperimentResult(r: ExperimentResult): string {
   const out = [`experiment ${r.experimentId}`];
@@ -115,6 +133,7 @@ export function formatExperimentResult(r: ExperimentResult): string {
     if (stage === 'build') out.push(formatBuildSummary(o.result as BuildStageResult));
     if (stage === 'rollout') out.push(formatRolloutSummary(o.result as RolloutStageResult));
     if (stage === 'mix') out.push(formatMixSummary(o.result as MixStageResult));
+    if (stage === 'train') out.push(formatTrainSummary(o.result as TrainStageResult));
   }
   return out.join('\n');
 }

@@ -77,8 +77,11 @@ export type SlurmResources = z.infer<typeof SlurmResources>;
 export const TrainFramework = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('reference'),
-    /** Python on the compute nodes. */
-    python: z.string().default('python3'),
+    /**
+     * Python on the compute nodes. `auto`: the venv `infra/trainer/setup.sh` made under the slurm
+     * worker's BOTTEGA_HOME (`trainer-venv`) when it exists (local clusters), else `python3`.
+     */
+    python: z.string().default('auto'),
     /** Path of the trainer on the cluster; unset means `<repo>/infra/trainer/train.py`. */
     script: z.string().optional(),
     /** Per-node launch template; the default runs torchrun on the reference trainer. */
@@ -229,7 +232,7 @@ export const TrainConfig = z
     resources: SlurmResources.prefault({}),
     /** `--signal=B:USR2@<s>`: Slurm may fire up to 60 s early; leave time to write a checkpoint. */
     signal_lead_s: z.number().int().min(0).default(300),
-    framework: TrainFramework.default({ type: 'reference', python: 'python3' }),
+    framework: TrainFramework.default({ type: 'reference', python: 'auto' }),
     /** Model of the first stage: a Hugging Face model directory on the cluster. */
     base_model: z.string().min(1).optional(),
     /**
@@ -328,6 +331,18 @@ export const TrainStageOutcome = z.strictObject({
   checkpoint_dir: z.string(),
   /** The checkpoint the next stage starts from. */
   final_checkpoint: z.string(),
+  /** From the metrics JSONL's step lines (`{step, loss, tokens?}`); null when it has none. */
+  metrics_summary: z
+    .strictObject({
+      steps: z.number().int().nonnegative(),
+      tokens: z.number().int().nonnegative(),
+      loss_first: z.number().nullable(),
+      loss_last: z.number().nullable(),
+      /** Mean over the steps that report it. */
+      tokens_per_s: z.number().nullable(),
+    })
+    .nullable()
+    .default(null),
   artifacts: z.strictObject({
     script: ArtifactRef,
     inputs: ArtifactRef,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `npm run demo`: sets up what is missing (node modules, the Temporal dev server), generates the
-# fixture git repositories, starts a worker and runs examples/demo.yaml end to end.
+# `npm run demo`: sets up what is missing (node modules, the Temporal dev server, the local Slurm
+# cluster, the reference trainer's PyTorch venv), generates the fixture git repositories, starts a
+# worker and runs examples/demo.yaml end to end: mine → mix → train.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -12,15 +13,18 @@ if [ ! -d node_modules/@temporalio/worker ]; then
   if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 fi
 
-echo "==> starting the Temporal dev server (Web UI on :8233)"
-bash infra/dev.sh up temporal
+echo "==> starting the Temporal dev server (Web UI on :8233) and the local Slurm cluster"
+bash infra/dev.sh up temporal slurm
 eval "$(bash infra/dev.sh env)"
+
+echo "==> the reference trainer's venv (PyTorch; about 2 minutes the first time)"
+bash infra/trainer/setup.sh > /dev/null
 
 echo "==> generating fixture repositories in .bottega/fixtures"
 node --import tsx infra/fixtures/make-repos.ts "$ROOT/.bottega/fixtures" > /dev/null
 
 echo "==> starting a worker (log: $BOTTEGA_HOME/logs/demo-worker.log)"
-node --import tsx workers/main.ts > "$BOTTEGA_HOME/logs/demo-worker.log" 2>&1 &
+BOTTEGA_WORKER_CAPABILITIES=cpu,slurm node --import tsx workers/main.ts > "$BOTTEGA_HOME/logs/demo-worker.log" 2>&1 &
 WORKER=$!
 trap 'kill $WORKER 2>/dev/null || true' EXIT
 
@@ -28,4 +32,4 @@ echo "==> running examples/demo.yaml"
 node bin/bottega.mjs run examples/demo.yaml --wait "$@"
 echo
 echo "Web UI: ${TEMPORAL_UI_URL:-http://localhost:8233}/namespaces/default/workflows/exp-demo"
-echo "Run it again: the mine stage is reused from the step cache. Force a rerun with --id or 'force: [mine]'."
+echo "Run it again: every stage is reused from the step cache. Force a rerun with --id or 'force: [mix]'."

@@ -143,6 +143,7 @@ export async function trainStageWorkflow(input: TrainStageInput): Promise<TrainS
       state: p.state as SlurmJobState,
       checkpoint_dir: out.checkpoint_dir,
       final_checkpoint: out.final_checkpoint,
+      metrics_summary: out.metrics_summary,
       artifacts: {
         script: job.script,
         inputs: job.inputs,

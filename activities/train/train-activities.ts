@@ -1,8 +1,10 @@
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Context, cancellationDetails, sleep } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import {
+  type TrainStageOutcome,
   ArtifactRef,
   INVALID_SPEC,
   StoreConfig,
@@ -84,6 +86,10 @@ export function createTrainActivities(deps: TrainDeps) {
     }
     const backend = registry.backend(config.cluster);
     const paths = jobPaths(config.workdir ?? join(deps.bottegaHome, 'slurm'), raw.experimentId, stage.name);
+    if (config.framework.python === 'auto') {
+      const venv = join(deps.bottegaHome, 'trainer-venv', 'bin', 'python');
+      config.framework.python = existsSync(venv) ? venv : 'python3';
+    }
     return { config, stage, backend, paths, name: jobName(raw.workflowId, stage.name) };
   };
 
@@ -287,6 +293,7 @@ export function createTrainActivities(deps: TrainDeps) {
       checkpoints: ArtifactRef;
       metrics: ArtifactRef;
       log: ArtifactRef;
+      metrics_summary: TrainMetricsSummary | null;
     }> {
       const { stage, backend, paths } = prepare(raw);
       const store = storeOf(raw.store);
@@ -319,9 +326,40 @@ export function createTrainActivities(deps: TrainDeps) {
           records: null,
         }),
         metrics: await store.put(`${key}/metrics.jsonl`, metrics),
+        metrics_summary: summarizeMetrics(metrics),
         log: await store.put(`${key}/job.log`, jobLog),
       };
     },
+  };
+}
+
+/** A stage's metrics in a few numbers. */
+export type TrainMetricsSummary = NonNullable<TrainStageOutcome['metrics_summary']>;
+
+/**
+ * Sums up a metrics JSONL: lines with a numeric `step` (and `event: "step"` where the trainer
+ * tags its lines) are steps; torn or foreign lines are skipped.
+ */
+export function summarizeMetrics(jsonl: string): TrainMetricsSummary | null {
+  const steps: Record<string, unknown>[] = [];
+  for (const line of jsonl.split('\n')) {
+    try {
+      const r = JSON.parse(line) as Record<string, unknown>;
+      if (typeof r.step === 'number' && (r.event === undefined || r.event === 'step')) steps.push(r);
+    } catch {
+      // a torn last line of a killed job, or a non-JSON line
+    }
+  }
+  if (steps.length === 0) return null;
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+  const losses = steps.map((r) => num(r.loss)).filter((x): x is number => x !== null);
+  const tps = steps.map((r) => num(r.tokens_per_s)).filter((x): x is number => x !== null);
+  return {
+    steps: steps.length,
+    tokens: steps.reduce((a, r) => a + (num(r.tokens) ?? 0), 0),
+    loss_first: losses[0] ?? null,
+    loss_last: losses.at(-1) ?? null,
+    tokens_per_s: tps.length ? tps.reduce((a, b) => a + b, 0) / tps.length : null,
   };
 }
 

@@ -14,6 +14,7 @@ import { restJobProperties } from '../../activities/train/rest-backend';
 function input(over: Partial<TrainConfig> = {}): JobScriptInput {
   const config = TrainConfig.parse({
     base_model: '/models/base',
+    framework: { type: 'reference', python: 'python3' },
     resources: {
       nodes: 2,
       gpus_per_node: 8,

@@ -1,3 +1,4 @@
+import type { Client } from '@temporalio/client';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
@@ -28,6 +29,22 @@ const program = new Command()
   .description('Durable experiment pipeline for agentic mid-training of code LLMs, on Temporal.')
   .showHelpAfterError();
 
+/** Runs `fn` with a connected Temporal client (exit 3 when the server is unreachable), then closes it. */
+async function withClient(fn: (client: Client) => Promise<unknown>): Promise<void> {
+  let conn;
+  try {
+    conn = await connectClient();
+  } catch (e) {
+    err((e as Error).message);
+    process.exit(EXIT.unavailable);
+  }
+  try {
+    await fn(conn.client);
+  } finally {
+    await conn.connection.close();
+  }
+}
+
 program
   .command('run')
   .description('start an experiment from a YAML or JSON spec')
@@ -38,23 +55,14 @@ program
   .action(async (file: string, o: { wait?: boolean; json?: boolean; id?: string }) => {
     const spec = specOrExit(file);
     if (o.id) spec.id = o.id;
-    let conn;
-    try {
-      conn = await connectClient();
-    } catch (e) {
-      err((e as Error).message);
-      process.exit(EXIT.unavailable);
-    }
-    try {
-      const r = await runExperiment(conn.client, spec, { wait: !!o.wait, json: !!o.json, out, err });
+    await withClient(async (client) => {
+      const r = await runExperiment(client, spec, { wait: !!o.wait, json: !!o.json, out, err });
       if (r.result) {
         if (o.json) out(JSON.stringify(r.result, null, 2));
         else out(formatExperimentResult(r.result));
       }
       process.exitCode = r.code;
-    } finally {
-      await conn.connection.close();
-    }
+    });
   });
 
 program
@@ -115,19 +123,8 @@ program
   .option('--cancel', 'scancel the orphans')
   .action(async (o: { spec?: string; cancel?: boolean }) => {
     const spec = o.spec ? specOrExit(o.spec) : null;
-    let conn;
-    try {
-      conn = await connectClient();
-    } catch (e) {
-      err((e as Error).message);
-      process.exit(EXIT.unavailable);
-    }
-    try {
-      const { slurmReap } = await import('./slurm');
-      await slurmReap(conn.client, spec, { cancel: !!o.cancel }, out);
-    } finally {
-      await conn.connection.close();
-    }
+    const { slurmReap } = await import('./slurm');
+    await withClient((client) => slurmReap(client, spec, { cancel: !!o.cancel }, out));
   });
 
 program

@@ -35,6 +35,12 @@ export const BENCHES: Record<string, Bench> = {
       'mix [--docs N=3000] [--repeat N=3] [--sizes-mb 64,128,256] [--mem-mb 384] [--seed S=1] [--threshold T] [--impls rensa,rensa-bulk,datasketch] [--python PY] [--skip-dedup] [--skip-pipeline] [--keep-temp]',
     run: async (argv) => (await import('./mix')).runMixBench(argv),
   },
+  eval: {
+    summary:
+      'standalone grading: instances graded/hour, split into container start, patch, tests, parsing; cached rerun',
+    usage: 'eval [--rounds N=5] [--concurrency K=2] [--keep-temp]',
+    run: async (argv) => (await import('./eval')).runEvalBench(argv),
+  },
 };
 
 function usage(): string {

@@ -92,6 +92,33 @@ program
     process.exit(r.status ?? 1);
   });
 
+program
+  .command('eval')
+  .description('grade predictions (SWE-bench JSONL/JSON) against validated task records, as the SWE-bench harness does')
+  .requiredOption(
+    '--predictions <file>',
+    'predictions: JSONL lines, a JSON list, or a JSON object keyed by instance_id'
+  )
+  .requiredOption('--tasks <file>', "validated task records (the build stage's tasks artifact, JSONL)")
+  .option(
+    '--run-id <id>',
+    'names the log directory and the run report (results are cached by content, not by run id)',
+    'bottega-eval'
+  )
+  .option('--out <dir>', 'output root: logs/run_evaluation/<run_id>/<model>/<id>/ and <model>.<run_id>.json', '.')
+  .option('--concurrency <n>', 'predictions graded at once (default 3/4 of the cores, at most 24)', Number)
+  .option('--timeout-s <n>', 'wall-clock limit of one test run', Number, 1800)
+  .option('--cpus <n>', 'CPU cores per container', Number, 1)
+  .option('--memory-mb <n>', 'memory per container, MiB', Number, 2048)
+  .option('--pids <n>', 'processes per container', Number, 512)
+  .option('--no-cache', 'grade everything afresh and store nothing in $BOTTEGA_HOME/eval-cache')
+  .option('--allow-unknown', 'grade the rest when predictions name instances not in --tasks (listed as unknown_ids)')
+  .option('--json', 'print the run report as JSON on stdout')
+  .action(async (o: import('./eval').EvalFlags) => {
+    const { evalCommand } = await import('./eval');
+    process.exitCode = await evalCommand(o, { out, err });
+  });
+
 const envs = program.command('envs').description('Docker environments (images) built by the build stage');
 envs
   .command('ls')

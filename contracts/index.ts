@@ -15,3 +15,4 @@ export * from './rollout';
 export * from './trajectory';
 export * from './train';
 export * from './mix';
+export * from './evaluate';

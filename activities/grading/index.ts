@@ -6,4 +6,4 @@ export * from './infra-labels';
 export * from './match-test';
 export * from './parsers/index';
 export { judgeLog, testExitCode, testSection } from './verdict';
-export { runTaskTests, type TestRunOptions, type TestRunTask } from './run-tests';
+export { runTaskTests, type TestRunOptions, type TestRunTask, type TestRunTimings } from './run-tests';

@@ -7,6 +7,48 @@ import { buildApplyPatchScript, buildEvalScript } from './eval-script';
 const writeFileLine = (path: string, content: string) =>
   `echo '${Buffer.from(content, 'utf8').toString('base64')}' | base64 -d > ${path}`;
 
+/** Wall-clock split of one {@link runTaskTests} run, in milliseconds (from in-container clock marks). */
+export interface TestRunTimings {
+  /** Host call until the container's script started. */
+  containerStartMs: number;
+  /** Writing and applying the candidate patch (0 without one). */
+  patchApplyMs: number;
+  /** The eval script: reset test files, apply test_patch, run the tests. */
+  testRunMs: number;
+  /** The script's end until the log was back on the host (container exit and removal). */
+  teardownMs: number;
+  totalMs: number;
+}
+
+/** Prefix of the clock lines added when timings are requested; removed from the returned log. */
+const CLOCK = '>>>>> bottega-clock';
+const clockLine = (name: string) => `echo "${CLOCK} ${name} $(date +%s%N)"`;
+
+/** Reads the clock marks (epoch ms) out of `output` and returns the output without them. */
+function takeClock(output: string): { marks: Record<string, number>; output: string } {
+  const marks: Record<string, number> = {};
+  const re = /^>>>>> bottega-clock (\w+) (\d+)\r?\n?/gm;
+  const rest = output.replace(re, (_l, name: string, ns: string) => {
+    marks[name] = Number(BigInt(ns) / 1000n) / 1000;
+    return '';
+  });
+  return { marks, output: rest };
+}
+
+function splitTimings(t0: number, t1: number, m: Record<string, number>): TestRunTimings {
+  const clamp = (x: number) => Math.max(0, x);
+  const start = m.start ?? t0;
+  const applied = m.applied ?? m.tested ?? t1;
+  const tested = m.tested ?? t1;
+  return {
+    containerStartMs: clamp(start - t0),
+    patchApplyMs: clamp(applied - start),
+    testRunMs: clamp(tested - applied),
+    teardownMs: clamp(t1 - tested),
+    totalMs: clamp(t1 - t0),
+  };
+}
+
 /** What {@link runTaskTests} needs to know about the task. */
 export interface TestRunTask {
   base_commit: string;
@@ -32,15 +74,23 @@ export interface TestRunOptions {
  * does: apply `patch` (git apply → --reject → patch --fuzz, with markers), reset the test files,
  * apply `test_patch`, run the test command between markers and print its exit code. The log goes
  * to `judgeLog` / `gradeInstance`. Shared by validation (build), grading of rollouts and evaluation.
+ * With `onTimings`, the script also prints clock marks (stripped from the returned log, exit code
+ * kept) and the callback gets the split: container start, patch application, test run, teardown.
  */
-export async function runTaskTests(docker: Docker, opts: TestRunOptions): Promise<RunLog> {
+export async function runTaskTests(
+  docker: Docker,
+  opts: TestRunOptions,
+  onTimings?: (t: TestRunTimings) => void
+): Promise<RunLog> {
   const evalScript = buildEvalScript({
     baseCommit: opts.task.base_commit,
     testPatch: opts.task.test_patch,
     testCmd: opts.config.test_cmd,
     envVars: opts.config.env_vars,
   });
+  const timed = onTimings !== undefined;
   const script = [
+    ...(timed ? [clockLine('start')] : []),
     writeFileLine('/tmp/eval.sh', evalScript),
     ...(opts.patch !== null
       ? [
@@ -49,8 +99,11 @@ export async function runTaskTests(docker: Docker, opts: TestRunOptions): Promis
           'bash /tmp/apply.sh || exit 1',
         ]
       : []),
-    'bash /tmp/eval.sh',
+    ...(timed
+      ? [clockLine('applied'), 'bash /tmp/eval.sh', 'rc=$?', clockLine('tested'), 'exit $rc']
+      : ['bash /tmp/eval.sh']),
   ].join('\n');
+  const t0 = Date.now();
   const r = await runInContainer(docker, {
     image: opts.image,
     script,
@@ -59,5 +112,8 @@ export async function runTaskTests(docker: Docker, opts: TestRunOptions): Promis
     network: false,
     ...(opts.env ? { env: opts.env } : {}),
   });
-  return { exitCode: r.exitCode, timedOut: r.timedOut, output: r.output };
+  if (!timed) return { exitCode: r.exitCode, timedOut: r.timedOut, output: r.output };
+  const { marks, output } = takeClock(r.output);
+  onTimings(splitTimings(t0, Date.now(), marks));
+  return { exitCode: r.exitCode, timedOut: r.timedOut, output };
 }

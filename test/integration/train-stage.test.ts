@@ -237,7 +237,8 @@ describe('train stage on Slurm', { skip: slurmUp ? false : 'slurm is not running
   });
 
   it('scontrol requeue mid-run: the monitor waits through REQUEUED/PENDING and the job completes', async () => {
-    const h = await start('train-requeue', config({ steps: 4 }));
+    // 20 steps of a second: long enough that the requeue lands mid-run even on a loaded machine.
+    const h = await start('train-requeue', config({ steps: 20 }));
     const p = await until(h, (x) => x.stages[0]!.state === 'RUNNING', 'RUNNING');
     const jobId = p.stages[0]!.jobId!;
     await sleep(1500);

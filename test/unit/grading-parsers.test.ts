@@ -73,8 +73,9 @@ void test('unittest: Python 3.9 and 3.11 id forms, docstrings, output glued to t
     assert.equal(py311[`${name} (pkg.test_mod.MathTests.${name})`], status, name);
   }
   assert.equal(py39['test_ok (pkg.test_mod.OtherTests)'], 'PASSED');
-  assert.equal(Object.keys(py39).length, 9);
-  assert.equal(Object.keys(py311).length, 9);
+  // test_doc's docstring line is a second key for it, as in SWE-bench's parser.
+  assert.equal(Object.keys(py39).length, 10);
+  assert.equal(Object.keys(py311).length, 10);
 });
 
 void test('unittest: result on a later line and subtest FAIL blocks', () => {
@@ -100,6 +101,8 @@ void test('django: migration noise before ids, "ok" on the following line, docst
     'test_makemigrations_check (migrations.test_commands.MakeMigrationsTests)': 'PASSED',
     'test_sqlmigrate (migrations.test_commands.MigrateTests)': 'PASSED',
     'test_squash_docstring (migrations.test_commands.SquashMigrationsTests)': 'PASSED',
+    // The docstring line that carries the result keys the same test (SWE-bench's Django lists use it).
+    'Squashing migrations keeps the original docstring': 'PASSED',
     'test_known_bug (migrations.test_commands.SquashMigrationsTests)': 'XFAIL',
   });
 });

@@ -36,14 +36,16 @@ export interface UnittestStyleOptions {
 /**
  * Parses unittest-style verbose output (`python -m unittest -v`, Django's runner at `-v 2`). Ids are
  * kept as printed, `test_x (pkg.mod.Class)` (Python ≤3.10) or `test_x (pkg.mod.Class.test_x)` (3.11+).
- * A test whose docstring is shown is keyed by its `name (module.Class)` header line, not the
- * docstring; a result printed on a later line (after the test's own output) is attributed to the
+ * A test whose docstring is shown is keyed by its `name (module.Class)` header line and, as
+ * SWE-bench does, by the docstring line that carries its result; a result printed on a later line (after the test's own output) is attributed to the
  * pending test; the `FAIL:`/`ERROR:` blocks after the run are recorded too (failures are sticky).
  */
 export function parseUnittestStyleLog(log: string, opts: UnittestStyleOptions = {}): TestStatusMap {
   const map: TestStatusMap = {};
   const header = new RegExp(`${opts.anywhere ? '' : '^'}(${ID})(?: \\.\\.\\. ?(.*))?$`);
   let pending: string | null = null;
+  /** The docstring line of the pending test, once seen. */
+  let alias: string | null = null;
   for (const raw of logLines(log)) {
     const line = raw.trimEnd();
     const block = BLOCK.exec(line);
@@ -63,6 +65,7 @@ export function parseUnittestStyleLog(log: string, opts: UnittestStyleOptions = 
       } else {
         pending = id;
       }
+      alias = null;
       continue;
     }
     if (pending === null) continue;
@@ -71,10 +74,14 @@ export function parseUnittestStyleLog(log: string, opts: UnittestStyleOptions = 
       continue;
     }
     const dots = line.lastIndexOf(' ... ');
+    // A docstring's first line printed before ` ... ` (Django, unittest -v) is also a key:
+    // SWE-bench's parser and its Django test lists name such tests by that line.
+    if (dots > 0 && line.slice(0, dots).trim()) alias = line.slice(0, dots).trim();
     const status =
       dots >= 0 ? resultAtEnd(line.slice(dots + 5)) : EXACT_RESULT.test(line.trim()) ? statusOf(line) : undefined;
     if (status) {
       record(map, pending, status);
+      if (alias && alias !== pending) record(map, alias, status);
       pending = null;
     }
   }

@@ -1,0 +1,93 @@
+import type Docker from 'dockerode';
+import type { EvalTask, GradedInstance, GradeTimings } from '../../contracts/evaluate';
+import { gradeInstance, judgeLog, runTaskTests, type TestRunTimings } from '../grading';
+import { isEmptyPatch } from './predictions';
+import { classify } from './reports';
+import { imageTag } from './tasks';
+
+/** Container settings of a grading run. */
+export interface GradeRunOptions {
+  timeoutMs: number;
+  limits: { cpus: number; memoryMb: number; pids: number };
+}
+
+/** The result for a prediction with no patch: nothing runs. */
+export function emptyPatchResult(instanceId: string): GradedInstance {
+  return {
+    instance_id: instanceId,
+    outcome: 'empty_patch',
+    reason: 'empty_patch',
+    report: null,
+    log: '',
+    timings: null,
+  };
+}
+
+/** The result when grading could not run (image missing, container failed). */
+export function infraFailureResult(instanceId: string, reason: string, detail: string): GradedInstance {
+  return { instance_id: instanceId, outcome: 'infra_failure', reason, report: null, log: detail, timings: null };
+}
+
+/**
+ * The image id of `tag` on this engine, or null when the image is not there. The id is the
+ * image's content digest, so it keys cached results on what was actually tested.
+ */
+export async function resolveImageId(docker: Docker, tag: string): Promise<string | null> {
+  try {
+    return (await docker.getImage(tag).inspect()).Id;
+  } catch (e) {
+    if ((e as { statusCode?: number }).statusCode === 404) return null;
+    throw e;
+  }
+}
+
+/**
+ * Grades one non-empty patch in a fresh container of the task's image (no network, resource
+ * limits): SWE-bench's apply fall-through, test files the patch touches reset to the base, the
+ * test patch applied, the tests run; then the SWE-bench 5.0 verdict (skipped F2P fails, exit code
+ * cross-checked, a suite that did not run is an error). A container that cannot be started or
+ * fails under the run is an infra failure, not a verdict.
+ */
+export async function gradePatch(
+  docker: Docker,
+  task: EvalTask,
+  patch: string,
+  opts: GradeRunOptions
+): Promise<GradedInstance> {
+  const id = task.instance_id;
+  if (isEmptyPatch(patch)) return emptyPatchResult(id);
+  const cfg = task.install_config;
+  let split: TestRunTimings | undefined;
+  let log;
+  try {
+    log = await runTaskTests(
+      docker,
+      { image: imageTag(task), task, config: cfg, patch, timeoutMs: opts.timeoutMs, limits: opts.limits },
+      (t) => (split = t)
+    );
+  } catch (e) {
+    return infraFailureResult(id, 'container_failed', (e as Error).message);
+  }
+  const p0 = performance.now();
+  const verdict = judgeLog(cfg.log_parser, log);
+  const applied = verdict.reason !== 'patch_apply_failed';
+  const report = gradeInstance({ task, patch, applied, log, parser: cfg.log_parser });
+  const { outcome, reason } = classify(report, verdict);
+  const parseMs = performance.now() - p0;
+  const timings: GradeTimings = {
+    container_start_ms: split?.containerStartMs ?? 0,
+    patch_apply_ms: split?.patchApplyMs ?? 0,
+    test_run_ms: split?.testRunMs ?? 0,
+    teardown_ms: split?.teardownMs ?? 0,
+    parse_ms: parseMs,
+    total_ms: (split?.totalMs ?? 0) + parseMs,
+  };
+  return {
+    instance_id: id,
+    outcome,
+    reason,
+    report: outcome === 'error' ? null : report,
+    log: log.output,
+    timings,
+  };
+}

@@ -200,3 +200,13 @@ http_code() {
 }
 
 ensure_curl() { command -v curl >/dev/null || apt_install curl ca-certificates; }
+
+# pip_index_reachable PYTHON: whether PyPI (or $PIP_INDEX_URL) answers, so a failed venv install can
+# say "the package index is unreachable" (exit 3) rather than a generic failure.
+pip_index_reachable() {
+  local url=${PIP_INDEX_URL:-https://pypi.org/simple/}
+  "$1" - "$url" <<'PYEOF' >/dev/null 2>&1
+import sys, urllib.request
+urllib.request.urlopen(sys.argv[1].rstrip("/") + "/pip/", timeout=15).read(1)
+PYEOF
+}

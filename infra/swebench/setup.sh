@@ -44,14 +44,6 @@ if [[ -x "$VENV/bin/python" && -f "$VENV/.bottega-stamp" && "$(cat "$VENV/.botte
   exit 0
 fi
 
-index_reachable() {
-  local url=${PIP_INDEX_URL:-https://pypi.org/simple/}
-  "$PY" - "$url" <<'PYEOF' >/dev/null 2>&1
-import sys, urllib.request
-urllib.request.urlopen(sys.argv[1].rstrip("/") + "/pip/", timeout=15).read(1)
-PYEOF
-}
-
 t0=$SECONDS
 say "swebench venv: building $VENV (swebench==$SWEBENCH_VERSION, no deps)"
 rm -f "$VENV/.bottega-stamp"
@@ -64,7 +56,7 @@ if [[ ! -x "$VENV/bin/python" ]]; then
 fi
 if ! "$VENV/bin/python" -m pip install --disable-pip-version-check -q --no-deps \
   "swebench==$SWEBENCH_VERSION" "unidiff==$UNIDIFF_VERSION" >>"$LOG" 2>&1; then
-  if ! index_reachable; then
+  if ! pip_index_reachable "$PY"; then
     err "setup.sh: the package index (${PIP_INDEX_URL:-https://pypi.org/simple/}) is unreachable; cannot install swebench"
     exit 3
   fi

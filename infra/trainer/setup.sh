@@ -46,14 +46,6 @@ if [[ -x "$VENV/bin/python" && -f "$VENV/.bottega-stamp" && "$(cat "$VENV/.botte
   exit 0
 fi
 
-index_reachable() {
-  local url=${PIP_INDEX_URL:-https://pypi.org/simple/}
-  "$PY" - "$url" <<'PYEOF' >/dev/null 2>&1
-import sys, urllib.request
-urllib.request.urlopen(sys.argv[1].rstrip("/") + "/pip/", timeout=15).read(1)
-PYEOF
-}
-
 t0=$SECONDS
 say "trainer venv: building $VENV (torch + transformers, ~5.6 GB, ~1-2 min)"
 rm -f "$VENV/.bottega-stamp"
@@ -66,7 +58,7 @@ if [[ ! -x "$VENV/bin/python" ]]; then
 fi
 # shellcheck disable=SC2086
 if ! "$VENV/bin/python" -m pip install --disable-pip-version-check -q ${BOTTEGA_TRAINER_PIP_ARGS:-} -r "$REQ" >>"$LOG" 2>&1; then
-  if ! index_reachable; then
+  if ! pip_index_reachable "$PY"; then
     err "setup.sh: the package index (${PIP_INDEX_URL:-https://pypi.org/simple/}) is unreachable; cannot install $REQ"
     exit 3
   fi

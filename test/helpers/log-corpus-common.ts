@@ -1,5 +1,6 @@
 /** Shared pieces of the generated grading corpus (see {@link ./log-corpus}). */
 import type { LogParserName } from '../../contracts/task';
+import { Rng as BaseRng } from '../../bench/corpus';
 
 /** Outcome a generated test is given; XPASS and `unexpected success` are kept apart from PASSED/FAILED. */
 export type GenStatus = 'PASSED' | 'FAILED' | 'ERROR' | 'SKIPPED' | 'XFAIL' | 'XPASS';
@@ -26,29 +27,8 @@ export interface CorpusItem {
   traits: string[];
 }
 
-/** A small seeded PRNG (mulberry32). */
-export class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  /** Uniform in [0, 1). */
-  next(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(lo: number, hi: number): number {
-    return lo + Math.floor(this.next() * (hi - lo + 1));
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[Math.floor(this.next() * xs.length)]!;
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
+/** The benchmarks' seeded PRNG (mulberry32), plus subsets. */
+export class Rng extends BaseRng {
   /** A random subset of `xs` of size `k` (order kept). */
   sample<T>(xs: readonly T[], k: number): T[] {
     const idx = xs.map((_, i) => i).sort(() => this.next() - 0.5);

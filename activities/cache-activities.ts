@@ -33,6 +33,7 @@ export const STAGE_VERSIONS: Record<StageName, string> = {
   rollout: '1',
   mix: '1',
   train: '2',
+  evaluate: '1',
 };
 
 /** sha256 of a local input file; URIs of other stores are keyed by their text (immutable by convention). */
@@ -116,6 +117,8 @@ async function environmentOf(stage: StageName, spec: ExperimentSpec): Promise<Re
     for (const [i, b] of m.decontaminate.benchmarks.entries())
       env[`benchmark.${b.name}`] = await inputFileSha(b.path, `mix.decontaminate.benchmarks[${i}].path`);
   }
+  if (stage === 'evaluate' && spec.evaluate && 'path' in spec.evaluate.tasks)
+    env.tasks = await inputFileSha(spec.evaluate.tasks.path, 'evaluate.tasks.path');
   if (stage === 'train' && spec.train?.framework.type === 'reference' && !spec.train.framework.script) {
     // The bundled trainer's code is part of what a checkpoint depends on.
     // (Its top-level sources only: __pycache__ and tests do not change what it computes.)

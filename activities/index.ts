@@ -4,6 +4,7 @@ import { createRolloutActivities } from './rollout/rollout-activities';
 import { createMineActivities, type MineDeps } from './mine/mine-activities';
 import { createMixActivities } from './mix/mix-activities';
 import { createTrainActivities } from './train/train-activities';
+import { createEvaluateStageActivities, createServeActivities } from './evaluate/evaluate-stage';
 
 /** Everything activities need from the outside world, injected by the worker. */
 export type ActivityDeps = MineDeps & BuildDeps;
@@ -20,6 +21,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createRolloutActivities(deps),
     ...createMixActivities(deps),
     ...createTrainActivities(deps),
+    ...createServeActivities(deps),
+    ...createEvaluateStageActivities(deps),
   };
 }
 

@@ -5,6 +5,7 @@ import type {
   MixStageResult,
   RolloutStageResult,
   TrainStageResult,
+  EvaluateStageResult,
 } from '../contracts';
 
 const fmt = (n: number) => n.toLocaleString('en-US');
@@ -122,6 +123,30 @@ export function formatTrainSummary(r: TrainStageResult): string {
   return out.join('\n');
 }
 
+/** Human-readable summary of the evaluate stage: resolved rate per run, mean and interval, baselines. */
+export function formatEvaluateSummary(r: EvaluateStageResult): string {
+  const s = r.summary;
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  const ci = s.ci95 ? ` (95% CI ${pct(s.ci95.low)}–${pct(s.ci95.high)}, ${s.ci95.method})` : '';
+  const out = [
+    `  ${s.model} (${s.policy}) on ${fmt(s.tasks)} tasks, ${s.runs} run(s): resolved ${pct(s.mean)}${ci}`,
+    ...r.runs.map(
+      (x) =>
+        `    run ${x.run} (seed ${x.seed}): ${fmt(x.resolved)}/${fmt(x.total)} resolved, ${fmt(x.empty_patch)} empty patch, ${fmt(x.error)} error  ${x.artifacts.run_report.uri}`
+    ),
+  ];
+  for (const b of s.baselines) {
+    const d = b.ci95_runs ?? b.ci95_instances;
+    const sign = b.difference >= 0 ? '+' : '';
+    out.push(
+      `    vs ${b.name}: ${pct(b.mean)} → ${sign}${(b.difference * 100).toFixed(1)} points${d ? ` (95% CI ${(d.low * 100).toFixed(1)} to ${(d.high * 100).toFixed(1)}, ${d.method})` : ''}`
+    );
+  }
+  if (r.serving) out.push(`  served ${r.serving.checkpoint} as job ${r.serving.job_id} (${r.serving.endpoint})`);
+  out.push(`  report: ${r.artifacts.report.uri}`);
+  return out.join('\n');
+}
+
 /** Human-readable summary of an experiment result. */
 export function formatExperimentResult(r: ExperimentResult): string {
   const out = [`experiment ${r.experimentId}`];
@@ -134,6 +159,7 @@ export function formatExperimentResult(r: ExperimentResult): string {
     if (stage === 'rollout') out.push(formatRolloutSummary(o.result as RolloutStageResult));
     if (stage === 'mix') out.push(formatMixSummary(o.result as MixStageResult));
     if (stage === 'train') out.push(formatTrainSummary(o.result as TrainStageResult));
+    if (stage === 'evaluate') out.push(formatEvaluateSummary(o.result as EvaluateStageResult));
   }
   return out.join('\n');
 }

@@ -16,3 +16,4 @@ export * from './trajectory';
 export * from './train';
 export * from './mix';
 export * from './evaluate';
+export * from './evaluate-stage';

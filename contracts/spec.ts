@@ -3,11 +3,12 @@ import { BuildConfig } from './build';
 import { MineConfig } from './mine';
 import { MixConfig } from './mix';
 import { TrainConfig } from './train';
+import { EvaluateConfig } from './evaluate-stage';
 import { RolloutConfig } from './rollout';
 import { StoreConfig } from './store';
 
 /** Stage names in pipeline order. */
-export const STAGES = ['mine', 'build', 'rollout', 'mix', 'train'] as const;
+export const STAGES = ['mine', 'build', 'rollout', 'mix', 'train', 'evaluate'] as const;
 export const StageName = z.enum(STAGES);
 export type StageName = z.infer<typeof StageName>;
 
@@ -32,6 +33,7 @@ export const ExperimentSpec = z
     rollout: RolloutConfig.optional(),
     mix: MixConfig.optional(),
     train: TrainConfig.optional(),
+    evaluate: EvaluateConfig.optional(),
   })
   .superRefine((spec, ctx) => {
     // A mix source may only name an upstream artifact that this experiment produces.
@@ -63,6 +65,22 @@ export const ExperimentSpec = z
               ? `no mix stage named "${t.data}" (mix.stages has ${mixStages.map((n) => `"${n}"`).join(', ')})`
               : 'the train stage needs a mix stage to take shards from (add `mix`)',
           });
+    }
+    // The evaluate stage's inputs must come from stages this experiment has.
+    if (spec.evaluate) {
+      if ('from' in spec.evaluate.tasks && !spec.build)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['evaluate', 'tasks'],
+          message: 'tasks from the build stage, but the experiment has no build stage (add `build`, or give `path`)',
+        });
+      const m = spec.evaluate.model;
+      if (m && 'checkpoint' in m && m.checkpoint === 'train' && !spec.train)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['evaluate', 'model', 'checkpoint'],
+          message: '"train" names the train stage\'s final checkpoint, but the experiment has no train stage',
+        });
     }
   });
 export type ExperimentSpec = z.infer<typeof ExperimentSpec>;

@@ -27,12 +27,14 @@ import {
   type RolloutStageResult,
   type MixUpstream,
   type MixStageResult,
+  type TrainStageResult,
   INVALID_SPEC,
 } from '../contracts';
 import { buildStageWorkflow } from './build';
 import { rolloutStageWorkflow } from './rollout';
 import { mixStageWorkflow } from './mix';
 import { trainStageWorkflow } from './train';
+import { evaluateStageWorkflow } from './evaluate';
 import { mineStageWorkflow } from './mine';
 
 // --- Activities ---
@@ -229,6 +231,22 @@ async function startStage(
       return startChild(trainStageWorkflow, {
         ...options,
         args: [{ ...common, config: spec.train!, manifests: mix.artifacts.manifests }],
+      });
+    }
+    case 'evaluate': {
+      const cfg = spec.evaluate!;
+      const train = result.stages.train?.result as TrainStageResult | undefined;
+      return startChild(evaluateStageWorkflow, {
+        ...options,
+        args: [
+          {
+            ...common,
+            config: cfg,
+            // From the build stage, or (tasks.path) read by the stage itself.
+            ...('from' in cfg.tasks ? { tasks: validatedTasks(result) } : {}),
+            ...(train ? { checkpoint: train.final_checkpoint } : {}),
+          },
+        ],
       });
     }
   }

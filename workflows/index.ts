@@ -6,3 +6,4 @@ export { buildStageWorkflow, buildProgressQuery } from './build';
 export { rolloutStageWorkflow, rolloutBatchWorkflow, rolloutProgressQuery } from './rollout';
 export { mixStageWorkflow, mixProgressQuery } from './mix';
 export { trainStageWorkflow, trainProgressQuery } from './train';
+export { evaluateStageWorkflow, evaluateProgressQuery } from './evaluate';

@@ -115,6 +115,7 @@ async function main(): Promise<void> {
         },
         // Two rollouts, one per batch and one batch per run: the stage continues as new once.
         rollout: { policy: 'replay-gold', rollouts_per_task: 2, batch_size: 1, batches_per_run: 1 },
+        evaluate: { policy: 'replay-gold', runs: 1, tasks: { from: 'build' } },
       },
     ]);
     await build.result();
@@ -127,6 +128,7 @@ async function main(): Promise<void> {
     save('rollout-stage-continued', 'exp-history-build/rollout', rolloutRuns.at(-1));
     save('rollout-stage', 'exp-history-build/rollout', rolloutRuns[0]);
     save('rollout-batch', 'exp-history-build/rollout/batch-0');
+    save('evaluate-stage', 'exp-history-build/evaluate');
   });
   dockerWorker!.shutdown();
   slurmWorker!.shutdown();

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { RolloutStageResult, TASK_QUEUES, type ExperimentResult } from '../../contracts';
+import { EvaluateStageResult, RolloutStageResult, TASK_QUEUES, type ExperimentResult } from '../../contracts';
 import { makeBuildFixtures } from '../../infra/fixtures/make-build-repos';
 import { dockerOrSkip, testWheelhouse } from '../helpers/docker';
 import { runWorkers } from '../helpers/stack';
@@ -61,6 +61,8 @@ describe(
               wheelhouse: testWheelhouse(BOTTEGA_HOME),
             },
             rollout: { policy: 'replay-gold', rollouts_per_task: 2, concurrency: 2, batch_size: 3 },
+            // Evaluate the same tasks in the same experiment: two runs of the agent, every instance resolved.
+            evaluate: { policy: 'replay-gold', runs: 2, tasks: { from: 'build' } },
           },
         ],
       })) as ExperimentResult;
@@ -91,6 +93,12 @@ describe(
         observations.some((o) => o.includes('calc/ops.py')),
         'the agent viewed the file it edits'
       );
+
+      const ev = EvaluateStageResult.parse(r.stages.evaluate!.result);
+      assert.deepEqual(ev.summary.resolved_rates, [1, 1]);
+      assert.equal(ev.summary.mean, 1);
+      assert.equal(ev.summary.tasks, 2);
+      assert.equal(ev.runs[0]!.resolved, 2);
     });
   }
 );

@@ -26,6 +26,7 @@ describe('replay of recorded workflow histories', () => {
     );
     assert.deepEqual([...types].sort(), [
       'buildStageWorkflow',
+      'evaluateStageWorkflow',
       'experimentWorkflow',
       'mineRepoWorkflow',
       'mineStageWorkflow',

@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { INVALID_SPEC, SERVE_COMMANDS, type EvaluateServeConfig } from '../../contracts';
 import type { JobPaths } from '../train/paths';
 import { shQuote } from '../train/runner';
-import { jobComment, sbatchDirectives, type SbatchOptions } from '../train/sbatch';
+import { jobComment, resourceOptions, sbatchDirectives, type SbatchOptions } from '../train/sbatch';
 
 /** Placeholders of a serving command template. */
 export const SERVE_PLACEHOLDERS = ['python', 'checkpoint', 'port', 'gpus', 'job_dir'] as const;
@@ -55,21 +55,13 @@ export function renderServeScript(i: ServeScriptInput): ServeScript {
   const options: SbatchOptions = {
     name: i.name,
     comment: jobComment(i.workflowId, 'serve'),
-    nodes: r.nodes,
-    gpusPerNode: r.gpus_per_node,
-    cpusPerTask: r.cpus_per_task,
-    ...(r.mem ? { mem: r.mem } : {}),
-    ...(r.partition ? { partition: r.partition } : {}),
-    ...(r.account ? { account: r.account } : {}),
-    ...(r.qos ? { qos: r.qos } : {}),
-    time: r.time_limit,
+    ...resourceOptions(r),
     // The REST backend's job description wants these; a server has nothing to checkpoint.
     signal: 'B:USR2@60',
     requeue: true,
     openMode: 'append',
     output: i.paths.log,
     chdir: i.paths.dir,
-    extra: r.extra_sbatch,
   };
   const command = renderServeCommand(i.serve.command ?? SERVE_COMMANDS[i.serve.framework], {
     python: i.serve.python,

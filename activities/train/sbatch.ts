@@ -119,12 +119,14 @@ export function parseJobComment(comment: string | null | undefined): { workflowI
   }
 }
 
-/** The sbatch options for a job. */
-export function sbatchOptions(i: JobScriptInput): SbatchOptions {
-  const r = i.resources;
+/** The sbatch options a job's resources set (nodes, GPUs, CPUs, memory, partition, time...). */
+export function resourceOptions(
+  r: SlurmResources
+): Pick<
+  SbatchOptions,
+  'nodes' | 'gpusPerNode' | 'cpusPerTask' | 'mem' | 'partition' | 'account' | 'qos' | 'time' | 'extra'
+> {
   return {
-    name: i.name,
-    comment: jobComment(i.workflowId, i.stage),
     nodes: r.nodes,
     gpusPerNode: r.gpus_per_node,
     cpusPerTask: r.cpus_per_task,
@@ -133,12 +135,21 @@ export function sbatchOptions(i: JobScriptInput): SbatchOptions {
     ...(r.account ? { account: r.account } : {}),
     ...(r.qos ? { qos: r.qos } : {}),
     time: r.time_limit,
+    extra: r.extra_sbatch,
+  };
+}
+
+/** The sbatch options for a job. */
+export function sbatchOptions(i: JobScriptInput): SbatchOptions {
+  return {
+    name: i.name,
+    comment: jobComment(i.workflowId, i.stage),
+    ...resourceOptions(i.resources),
     signal: `B:USR2@${i.signalLeadS}`,
     requeue: true,
     openMode: 'append',
     output: i.paths.log,
     chdir: i.paths.dir,
-    extra: r.extra_sbatch,
   };
 }
 

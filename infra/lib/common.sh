@@ -210,3 +210,15 @@ import sys, urllib.request
 urllib.request.urlopen(sys.argv[1].rstrip("/") + "/pip/", timeout=15).read(1)
 PYEOF
 }
+
+# ensure_venv PYTHON DIR LOG: creates the venv DIR with PYTHON unless it has a python already
+# (a broken one is removed first); on failure it says why, with the log, and returns 1.
+ensure_venv() {
+  local py=$1 venv=$2 log=$3
+  [[ -x "$venv/bin/python" ]] && return 0
+  rm -rf "$venv"
+  if ! "$py" -m venv "$venv" >"$log" 2>&1; then
+    fail_with_log "$log" "setup.sh: '$py -m venv' failed (on Debian/Ubuntu: apt-get install python3-venv)" >&2
+    return 1
+  fi
+}

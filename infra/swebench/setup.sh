@@ -47,13 +47,7 @@ fi
 t0=$SECONDS
 say "swebench venv: building $VENV (swebench==$SWEBENCH_VERSION, no deps)"
 rm -f "$VENV/.bottega-stamp"
-if [[ ! -x "$VENV/bin/python" ]]; then
-  rm -rf "$VENV"
-  if ! "$PY" -m venv "$VENV" >"$LOG" 2>&1; then
-    fail_with_log "$LOG" "setup.sh: '$PY -m venv' failed (on Debian/Ubuntu: apt-get install python3-venv)" >&2
-    exit 1
-  fi
-fi
+ensure_venv "$PY" "$VENV" "$LOG" || exit 1
 if ! "$VENV/bin/python" -m pip install --disable-pip-version-check -q --no-deps \
   "swebench==$SWEBENCH_VERSION" "unidiff==$UNIDIFF_VERSION" >>"$LOG" 2>&1; then
   if ! pip_index_reachable "$PY"; then

@@ -49,13 +49,7 @@ fi
 t0=$SECONDS
 say "trainer venv: building $VENV (torch + transformers, ~5.6 GB, ~1-2 min)"
 rm -f "$VENV/.bottega-stamp"
-if [[ ! -x "$VENV/bin/python" ]]; then
-  rm -rf "$VENV"
-  if ! "$PY" -m venv "$VENV" >"$LOG" 2>&1; then
-    fail_with_log "$LOG" "setup.sh: '$PY -m venv' failed (on Debian/Ubuntu: apt-get install python3-venv)" >&2
-    exit 1
-  fi
-fi
+ensure_venv "$PY" "$VENV" "$LOG" || exit 1
 # shellcheck disable=SC2086
 if ! "$VENV/bin/python" -m pip install --disable-pip-version-check -q ${BOTTEGA_TRAINER_PIP_ARGS:-} -r "$REQ" >>"$LOG" 2>&1; then
   if ! pip_index_reachable "$PY"; then

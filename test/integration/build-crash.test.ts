@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type Docker from 'dockerode';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { BuildStageResult, BuildTaskOutcome, TASK_QUEUES, type ExperimentResult } from '../../contracts';
-import { makeBuildFixtures } from '../../infra/fixtures/make-build-repos';
+import { makeBuildFixtures, writeTasksFile } from '../../infra/fixtures/make-build-repos';
 import { dockerOrSkip, testWheelhouse } from '../helpers/docker';
 import { startTemporal } from '../helpers/temporal';
 import { completedActivities, spawnWorkerProcess } from '../helpers/worker-process';
@@ -60,13 +60,7 @@ describe('build stage survives a worker killed mid-stage', { skip: 'skip' in pro
     const fx = await makeBuildFixtures(join(tmp, 'fixtures'));
     const tasksFile = join(tmp, 'tasks.jsonl');
     const chosen = ['acme__calc-1', 'acme__calc-3', 'acme__units-1'];
-    writeFileSync(
-      tasksFile,
-      fx.tasks
-        .filter((t) => chosen.includes(t.instance_id))
-        .map((t) => JSON.stringify(t))
-        .join('\n') + '\n'
-    );
+    writeTasksFile(tasksFile, fx.tasks, chosen);
     await removeFixtureImages(docker);
 
     const w1 = spawnWorker();

@@ -1,12 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { EvaluateStageResult, RolloutStageResult, TASK_QUEUES, type ExperimentResult } from '../../contracts';
-import { makeBuildFixtures } from '../../infra/fixtures/make-build-repos';
+import { makeBuildFixtures, writeTasksFile } from '../../infra/fixtures/make-build-repos';
 import { dockerOrSkip, testWheelhouse } from '../helpers/docker';
 import { runWorkers } from '../helpers/stack';
 import { startTemporal } from '../helpers/temporal';
@@ -40,13 +40,7 @@ describe(
       const fx = await makeBuildFixtures(join(tmp, 'fixtures'));
       const tasksFile = join(tmp, 'tasks.jsonl');
       const chosen = ['acme__calc-1', 'acme__units-1'];
-      writeFileSync(
-        tasksFile,
-        fx.tasks
-          .filter((t) => chosen.includes(t.instance_id))
-          .map((t) => JSON.stringify(t))
-          .join('\n') + '\n'
-      );
+      writeTasksFile(tasksFile, fx.tasks, chosen);
       const id = 'exp-it-rollout';
       const r = (await env.client.workflow.execute('experimentWorkflow', {
         workflowId: id,

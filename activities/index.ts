@@ -1,5 +1,6 @@
 import { createBuildActivities, type BuildDeps } from './build/build-activities';
 import { createCacheActivities } from './cache-activities';
+import { createSweepActivities } from './sweep-activities';
 import { createRolloutActivities } from './rollout/rollout-activities';
 import { createMineActivities, type MineDeps } from './mine/mine-activities';
 import { createMixActivities } from './mix/mix-activities';
@@ -16,6 +17,7 @@ export type ActivityDeps = MineDeps & BuildDeps;
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createCacheActivities(deps),
+    ...createSweepActivities(),
     ...createMineActivities(deps),
     ...createBuildActivities(deps),
     ...createRolloutActivities(deps),

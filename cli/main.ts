@@ -154,6 +154,157 @@ program
     await withClient((client) => slurmReap(client, spec, { cancel: !!o.cancel }, out));
   });
 
+/** Loads a sweep file or exits 2, printing one line per problem (arms included). */
+async function sweepOrExit(file: string) {
+  const { loadSweepFile } = await import('./sweep');
+  const loaded = loadSweepFile(file);
+  if (!loaded.ok) {
+    err(`${file}: invalid sweep`);
+    for (const p of loaded.problems) err(`${p.path}: ${p.message}`);
+    process.exit(EXIT.invalid);
+  }
+  return loaded;
+}
+
+program
+  .command('sweep')
+  .description('run an ablation sweep: a grid and/or list of arms over a base experiment (see examples/)')
+  .argument('<sweep>', 'sweep file (YAML or JSON)')
+  .option('--wait', 'follow the sweep and print each arm when it ends (exit 1 if an arm failed)')
+  .option('--json', 'print the sweep result as JSON; implies --wait')
+  .option('--dry-run', 'validate and list the arms without starting anything')
+  .action(async (file: string, o: { wait?: boolean; json?: boolean; dryRun?: boolean }) => {
+    const loaded = await sweepOrExit(file);
+    if (o.dryRun) {
+      const { expandSweep } = await import('../contracts');
+      for (const a of expandSweep(loaded.sweep)) out(`${a.id}  ${a.name}  ${JSON.stringify(a.params)}`);
+      return;
+    }
+    const { runSweep } = await import('./sweep');
+    await withClient(async (client) => {
+      process.exitCode = await runSweep(client, loaded.sweep, { wait: !!o.wait, json: !!o.json, out, err });
+    });
+  });
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+const schedule = program
+  .command('schedule')
+  .description('run an experiment or a sweep on a schedule (Temporal Schedules)');
+schedule
+  .command('create')
+  .description('create a schedule; each run gets its own id (the spec id plus the scheduled time)')
+  .argument('<name>', 'schedule id')
+  .option('--spec <file>', 'experiment spec to run')
+  .option('--sweep <file>', 'sweep to run')
+  .option('--cron <expr>', 'cron expression (repeatable), e.g. "0 3 * * *"', collect, [])
+  .option('--every <duration>', 'fixed interval (repeatable), e.g. 12h, 1d', collect, [])
+  .option('--timezone <tz>', 'time zone of the cron expressions, e.g. Europe/Rome')
+  .option(
+    '--overlap <policy>',
+    'when a run is still going: skip | buffer_one | buffer_all | cancel_other | terminate_other | allow_all',
+    'skip'
+  )
+  .option('--paused', 'create it paused')
+  .option('--note <text>', 'note shown with the schedule')
+  .action(
+    async (
+      name: string,
+      o: {
+        spec?: string;
+        sweep?: string;
+        cron: string[];
+        every: string[];
+        timezone?: string;
+        overlap: string;
+        paused?: boolean;
+        note?: string;
+      }
+    ) => {
+      const { createSchedule, OVERLAP } = await import('./schedule');
+      if (!!o.spec === !!o.sweep) {
+        err('schedule create: give exactly one of --spec FILE or --sweep FILE');
+        process.exit(EXIT.invalid);
+      }
+      if (!(OVERLAP as readonly string[]).includes(o.overlap)) {
+        err(`--overlap: expected one of ${OVERLAP.join(', ')}`);
+        process.exit(EXIT.invalid);
+      }
+      const action = o.spec
+        ? { kind: 'experiment' as const, spec: specOrExit(o.spec) }
+        : { kind: 'sweep' as const, sweep: (await sweepOrExit(o.sweep!)).sweep };
+      await withClient(async (client) => {
+        await createSchedule(client, {
+          scheduleId: name,
+          action,
+          timing: { cron: o.cron, every: o.every, ...(o.timezone ? { timezone: o.timezone } : {}) },
+          overlap: o.overlap as import('./schedule').OverlapName,
+          paused: !!o.paused,
+          ...(o.note ? { note: o.note } : {}),
+        });
+        out(`created schedule ${name}`);
+      });
+    }
+  );
+schedule
+  .command('list')
+  .description('list schedules with their next and last runs')
+  .option('--json', 'as JSON')
+  .action(async (o: { json?: boolean }) => {
+    const { listSchedules, formatSchedules } = await import('./schedule');
+    await withClient(async (client) => {
+      const rows = await listSchedules(client);
+      out(o.json ? JSON.stringify(rows, null, 2) : formatSchedules(rows));
+    });
+  });
+for (const [verb, what] of [
+  ['pause', 'pause a schedule'],
+  ['unpause', 'resume a paused schedule'],
+  ['trigger', 'start a run now'],
+  ['delete', 'delete a schedule (its runs are kept)'],
+] as const) {
+  schedule
+    .command(verb)
+    .description(what)
+    .argument('<name>', 'schedule id')
+    .option('--note <text>', 'note (pause/unpause)')
+    .action(async (name: string, o: { note?: string }) => {
+      const { scheduleAction } = await import('./schedule');
+      await withClient(async (client) => {
+        await scheduleAction(
+          client,
+          name,
+          verb === 'pause' || verb === 'unpause' ? { type: verb, ...(o.note ? { note: o.note } : {}) } : { type: verb }
+        );
+        out(`${verb}: ${name}`);
+      });
+    });
+}
+schedule
+  .command('backfill')
+  .description('run the schedule for the times it would have run between --from and --to')
+  .argument('<name>', 'schedule id')
+  .requiredOption('--from <time>', 'start, ISO 8601 (e.g. 2026-11-01T00:00:00Z)')
+  .requiredOption('--to <time>', 'end, ISO 8601')
+  .option('--overlap <policy>', 'overlap policy for the backfilled runs', 'allow_all')
+  .action(async (name: string, o: { from: string; to: string; overlap: string }) => {
+    const start = new Date(o.from);
+    const end = new Date(o.to);
+    if (Number.isNaN(start.getTime()) || Number.isNaN(end.getTime())) {
+      err('--from/--to: expected ISO 8601 times like 2026-11-01T00:00:00Z');
+      process.exit(EXIT.invalid);
+    }
+    const { scheduleAction } = await import('./schedule');
+    await withClient(async (client) => {
+      await scheduleAction(client, name, {
+        type: 'backfill',
+        start,
+        end,
+        overlap: o.overlap as import('./schedule').OverlapName,
+      });
+      out(`backfill requested: ${name} from ${start.toISOString()} to ${end.toISOString()}`);
+    });
+  });
+
 program
   .command('worker')
   .description('run a worker serving the task queues of the given capabilities')

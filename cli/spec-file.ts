@@ -71,6 +71,16 @@ export function validateSpec(value: unknown, baseDir: string): LoadedSpec {
       mustExist(b.wheelhouse, 'build.wheelhouse', 'wheelhouse directory');
     }
   }
+  // Data files of the mix and evaluate stages (URIs of other stores are left as they are).
+  const local = (p: string) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(p);
+  spec.mix?.sources.forEach((s) => {
+    if (s.path && local(s.path)) s.path = abs(s.path);
+  });
+  spec.mix?.decontaminate.benchmarks.forEach((b) => {
+    if (local(b.path)) b.path = abs(b.path);
+  });
+  const t = spec.evaluate?.tasks;
+  if (t && 'path' in t && local(t.path)) t.path = abs(t.path);
   return problems.length ? { ok: false, problems } : { ok: true, spec };
 }
 

@@ -17,3 +17,5 @@ export * from './train';
 export * from './mix';
 export * from './evaluate';
 export * from './evaluate-stage';
+export * from './sweep';
+export * from './sweep-expand';

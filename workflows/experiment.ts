@@ -11,6 +11,8 @@ import {
   workflowInfo,
   log,
   ParentClosePolicy,
+  patched,
+  getExternalWorkflowHandle,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
@@ -28,8 +30,10 @@ import {
   type MixUpstream,
   type MixStageResult,
   type TrainStageResult,
+  type EvaluateStageResult,
   INVALID_SPEC,
 } from '../contracts';
+import { slugId, stageDoneSignal, VISIBILITY_PATCH } from './signals';
 import { buildStageWorkflow } from './build';
 import { rolloutStageWorkflow } from './rollout';
 import { mixStageWorkflow } from './mix';
@@ -112,6 +116,9 @@ function gitSourcePaths(spec: ExperimentSpec): Record<string, string> {
  */
 export async function experimentWorkflow(rawSpec: ExperimentSpec): Promise<ExperimentResult> {
   const spec = parseInput(ExperimentSpec, rawSpec, 'experiment spec');
+  const info = workflowInfo();
+  // Started under another id (a schedule's run, the Web UI): that id names this run's children.
+  if (info.workflowId !== spec.id) spec.id = slugId(info.workflowId, 100);
   const progress: ExperimentProgress = { experimentId: spec.id, current: null, stages: {}, children: {} };
   const enabled = STAGES.filter((s) => spec[s] !== undefined);
   for (const s of STAGES) progress.stages[s] = enabled.includes(s) ? 'pending' : 'skipped';
@@ -129,6 +136,8 @@ export async function experimentWorkflow(rawSpec: ExperimentSpec): Promise<Exper
     { key: SA.ExperimentId, value: spec.id },
     ...(spec.sweep_id ? [{ key: SA.SweepId, value: spec.sweep_id }] : []),
   ]);
+  const model = baseModelOf(spec);
+  if (model && patched(VISIBILITY_PATCH)) upsertSearchAttributes([{ key: SA.BaseModel, value: model }]);
 
   const result: ExperimentResult = { experimentId: spec.id, stages: {} };
   const upstream: ArtifactRef[] = [];
@@ -181,10 +190,37 @@ export async function experimentWorkflow(rawSpec: ExperimentSpec): Promise<Exper
     memo[stage] = Object.fromEntries(Object.entries(refs).map(([k, r]) => [k, r.uri]));
     upstream.push(...Object.values(refs));
     upsertMemo({ artifacts: memo, [`${stage}Producer`]: outcome.producer });
+    if (patched(VISIBILITY_PATCH)) {
+      const attrs = visibilityOf(stage, outcome);
+      if (attrs.length) upsertSearchAttributes(attrs);
+      // In a sweep: arms waiting for this stage's inputs can now take it from the step cache.
+      if (info.parent)
+        await getExternalWorkflowHandle(info.parent.workflowId)
+          .signal(stageDoneSignal, { experimentId: spec.id, stage, status: outcome.status })
+          .catch((e: unknown) => log.warn('could not signal the sweep', { error: String(e) }));
+    }
   }
   progress.current = null;
-  log.info('experiment finished', { experimentId: spec.id, run: workflowInfo().runId });
+  log.info('experiment finished', { experimentId: spec.id, run: info.runId });
   return result;
+}
+
+/** The model an experiment starts from, for the BaseModel search attribute. */
+function baseModelOf(spec: ExperimentSpec): string | undefined {
+  const t = spec.train;
+  if (t) return t.base_model ?? t.model_config;
+  const m = spec.evaluate?.model;
+  return m && 'model' in m ? m.model : undefined;
+}
+
+/** Search attributes a stage's outcome sets: the dataset's identity after mix, the score after evaluate. */
+function visibilityOf(stage: StageName, outcome: StageOutcome) {
+  if (stage === 'mix') return [{ key: SA.DatasetVersion, value: `mix-${outcome.cacheKey.slice(0, 12)}` }];
+  if (stage === 'evaluate') {
+    const mean = (outcome.result as EvaluateStageResult).summary.mean;
+    return [{ key: SA.EvalScore, value: mean }];
+  }
+  return [];
 }
 
 type ChildOptions = Pick<

@@ -7,3 +7,5 @@ export { rolloutStageWorkflow, rolloutBatchWorkflow, rolloutProgressQuery } from
 export { mixStageWorkflow, mixProgressQuery } from './mix';
 export { trainStageWorkflow, trainProgressQuery } from './train';
 export { evaluateStageWorkflow, evaluateProgressQuery } from './evaluate';
+export { sweepWorkflow, sweepProgressQuery } from './sweep';
+export { stageDoneSignal } from './signals';

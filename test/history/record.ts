@@ -2,13 +2,14 @@
  * Records workflow histories for the replay tests (test/unit/replay.test.ts). Run it after any
  * intentional change to workflow code, and commit the files:
  *
- *   npm run record-histories
+ *   npm run record-histories            # everything (needs Docker and Slurm)
+ *   npm run record-histories -- sweep   # only the sweep's histories (cpu only); others are kept
  *
  * Each history comes from a real run on a local Temporal dev server, saved with
  * `temporal workflow show --output json` (the format the Web UI downloads too).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TASK_QUEUES } from '../../contracts';
@@ -20,6 +21,8 @@ import { fixtureSpec } from '../helpers/stack';
 import { startTemporal, temporalCliPath } from '../helpers/temporal';
 
 const OUT = new URL('../history_files/', import.meta.url);
+/** `sweep`: record only the sweep part, keeping the other recorded files. */
+const ONLY = process.argv[2];
 
 async function main(): Promise<void> {
   const env = await startTemporal();
@@ -31,7 +34,9 @@ async function main(): Promise<void> {
     env: { ...process.env, BOTTEGA_HOME: home },
   });
   // Replay needs each history's workflow id (child ids derive from it).
-  const manifest: Record<string, string> = {};
+  const manifestUrl = new URL('manifest.json', OUT);
+  const manifest: Record<string, string> =
+    ONLY && existsSync(manifestUrl) ? (JSON.parse(readFileSync(manifestUrl, 'utf8')) as Record<string, string>) : {};
   const save = (name: string, workflowId: string, runId?: string) => {
     const args = ['workflow', 'show', '--address', env.address, '--workflow-id', workflowId, '--output', 'json'];
     if (runId) args.push('--run-id', runId);
@@ -45,6 +50,38 @@ async function main(): Promise<void> {
   await worker!.runUntil(async () => {
     const start = (id: string, args: unknown[], type = 'experimentWorkflow') =>
       env.client.workflow.start(type, { workflowId: id, taskQueue: TASK_QUEUES.cpu, args });
+
+    // A sweep of two arms sharing the mine stage, one arm per run: it continues as new once.
+    const sweepBase = fixtureSpec('unused', repos, {
+      mix: {
+        sources: [{ name: 'general_prs', from: 'mine.general' }],
+        stages: [{ name: 'mt1', seq_len: 1024, sources: [{ source: 'general_prs' }] }],
+      },
+    });
+    delete (sweepBase as { id?: string }).id;
+    const sweep = await start(
+      'sweep-history',
+      [
+        {
+          id: 'sweep-history',
+          base: sweepBase,
+          arms: [
+            { name: 'once', set: { 'mix.stages.0.sources.0.repeat': 1 } },
+            { name: 'twice', set: { 'mix.stages.0.sources.0.repeat': 2 } },
+          ],
+          max_parallel: 2,
+          arms_per_run: 1,
+        },
+      ],
+      'sweepWorkflow'
+    );
+    await env.client.workflow.getHandle('sweep-history').result();
+    const sweepRuns: string[] = [];
+    for await (const w of env.client.workflow.list({ query: 'WorkflowId = "sweep-history"' })) sweepRuns.push(w.runId);
+    save('sweep-continued', 'sweep-history', sweep.firstExecutionRunId);
+    save('sweep', 'sweep-history', sweepRuns[0]);
+    save('experiment-sweep-arm', 'sweep-history-00');
+    if (ONLY === 'sweep') return;
 
     // mine → mix → train (a stand-in trainer command on the local Slurm cluster).
     const fakeTrainer = join(home, 'fake-trainer.sh');
@@ -133,7 +170,7 @@ async function main(): Promise<void> {
   dockerWorker!.shutdown();
   slurmWorker!.shutdown();
   await Promise.all([dockerRun, slurmRun]);
-  writeFileSync(new URL('manifest.json', OUT), JSON.stringify(manifest, null, 2) + '\n');
+  writeFileSync(manifestUrl, JSON.stringify(manifest, null, 2) + '\n');
   await env.teardown();
 }
 

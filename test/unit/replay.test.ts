@@ -33,6 +33,7 @@ describe('replay of recorded workflow histories', () => {
       'mixStageWorkflow',
       'rolloutBatchWorkflow',
       'rolloutStageWorkflow',
+      'sweepWorkflow',
       'trainStageWorkflow',
     ]);
   });

@@ -35,6 +35,12 @@ export const BENCHES: Record<string, Bench> = {
       'mix [--docs N=3000] [--repeat N=3] [--sizes-mb 64,128,256] [--mem-mb 384] [--seed S=1] [--threshold T] [--impls rensa,rensa-bulk,datasketch] [--python PY] [--skip-dedup] [--skip-pipeline] [--keep-temp]',
     run: async (argv) => (await import('./mix')).runMixBench(argv),
   },
+  sweep: {
+    summary:
+      'sweep of N arms over 1,000 generated PRs: shared stages run once, history vs limits, coordinator overhead per arm',
+    usage: 'sweep [--prs N=1000] [--arms N=8] [--parallel K=4] [--keep-temp]',
+    run: async (argv) => (await import('./sweep')).runSweepBench(argv),
+  },
   eval: {
     summary:
       'standalone grading: instances graded/hour, split into container start, patch, tests, parsing; cached rerun',

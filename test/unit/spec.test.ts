@@ -80,6 +80,33 @@ describe('examples/', () => {
   });
 });
 
+describe('examples/sweeps/', () => {
+  it('every example sweep expands into valid experiments', async () => {
+    const { readdirSync } = await import('node:fs');
+    const { dirname, resolve } = await import('node:path');
+    const { readSpecFile } = await import('../../cli/spec-file');
+    const { ExperimentSpec, SweepSpec, expandSweep } = await import('../../contracts');
+    const files = readdirSync('examples/sweeps').filter((f) => /\.ya?ml$/.test(f));
+    assert.ok(files.length >= 3);
+    for (const f of files) {
+      const file = join('examples/sweeps', f);
+      const read = readSpecFile(file);
+      assert.ok(read.ok, f);
+      const raw = read.value as { base: string };
+      const base = readSpecFile(resolve(dirname(file), raw.base));
+      assert.ok(base.ok, `${f}: base ${raw.base}`);
+      const { id: _id, ...rest } = base.value as Record<string, unknown>;
+      const sweep = SweepSpec.parse({ ...raw, base: rest });
+      const arms = expandSweep(sweep);
+      assert.ok(arms.length >= 3, `${f}: ${arms.length} arms`);
+      for (const a of arms) {
+        const r = ExperimentSpec.safeParse(a.spec);
+        assert.ok(r.success, `${f} arm ${a.name}: ${r.error?.message}`);
+      }
+    }
+  });
+});
+
 describe('bottega CLI', () => {
   const cli = (args: string[]) =>
     spawnSync(process.execPath, ['bin/bottega.mjs', ...args], {

@@ -15,6 +15,7 @@ import {
   InstanceReport,
   Prediction,
   TASK_QUEUES,
+  SA,
   Trajectory,
   type ArtifactRef,
   type BuildStageResult,
@@ -47,6 +48,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'bottega-evaluate-'));
 const workdir = join(tmp, 'work');
 const STANDIN = fileURLToPath(new URL('../helpers/standin-llm.py', import.meta.url));
 const store = { uri: `file://${join(tmp, 'artifacts')}` };
+let buildConfig: Record<string, unknown>;
 /** Workflow ids (and so Slurm job names) unique to this run: jobs of earlier runs stay in squeue. */
 const RUN = Date.now().toString(36);
 const CHOSEN = ['acme__calc-1', 'acme__units-1'];
@@ -123,26 +125,48 @@ describe('evaluate stage (real Docker, real Temporal)', { skip: 'skip' in probe 
         .join('\n') + '\n'
     );
     const id = `exp-it-evaluate-build-${RUN}`;
+    buildConfig = {
+      tasks: { files: [tasksFile] },
+      repo_paths: Object.fromEntries(fx.repos.map((x) => [x.repo, x.path])),
+      wheelhouse: testWheelhouse(BOTTEGA_HOME),
+    };
     const r = (await env.client.workflow.execute('experimentWorkflow', {
       workflowId: id,
       taskQueue: TASK_QUEUES.cpu,
-      args: [
-        {
-          id,
-          store,
-          build: {
-            tasks: { files: [tasksFile] },
-            repo_paths: Object.fromEntries(fx.repos.map((x) => [x.repo, x.path])),
-            wheelhouse: testWheelhouse(BOTTEGA_HOME),
-          },
-        },
-      ],
+      args: [{ id, store, build: buildConfig }],
     })) as ExperimentResult;
     tasks = (r.stages.build!.result as BuildStageResult).artifacts.tasks;
   });
   after(async () => {
     await workers?.stop();
     await env?.teardown();
+  });
+
+  it('an experiment with an evaluate stage reports EvalScore and BaseModel as search attributes', async () => {
+    const id = `exp-it-evaluate-sa-${RUN}`;
+    const h = await env.client.workflow.start('experimentWorkflow', {
+      workflowId: id,
+      taskQueue: TASK_QUEUES.cpu,
+      args: [
+        {
+          id,
+          store,
+          build: buildConfig,
+          // replay-gold ignores the model; its name still labels the experiment.
+          evaluate: {
+            policy: 'replay-gold',
+            runs: 1,
+            model: { endpoint: 'http://127.0.0.1:9/v1', model: 'gold-replayer' },
+          },
+        },
+      ],
+    });
+    const r = (await h.result()) as ExperimentResult;
+    assert.equal(r.stages.build!.status, 'cached');
+    const d = await h.describe();
+    assert.equal(d.typedSearchAttributes.get(SA.EvalScore), 1);
+    assert.equal(d.typedSearchAttributes.get(SA.BaseModel), 'gold-replayer');
+    assert.equal(d.typedSearchAttributes.get(SA.Stage), 'evaluate');
   });
 
   it('replay-gold, k = 2: every instance resolves in every run; SWE-bench shapes; baseline difference', async () => {

@@ -6,8 +6,11 @@
 DOCKER_LOG="$BOTTEGA_LOGS/dockerd.log"
 
 docker_install() {
-  command -v dockerd >/dev/null && command -v docker >/dev/null && return 0
-  apt_install docker.io
+  local pkgs=()
+  { command -v dockerd >/dev/null && command -v docker >/dev/null; } || pkgs+=(docker.io)
+  # Compose validates docker-compose.yml (test/unit/compose.test.ts); Debian has only v1 (1.29).
+  { docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null; } || pkgs+=(docker-compose)
+  ((${#pkgs[@]} == 0)) || apt_install "${pkgs[@]}"
 }
 
 _docker_answers() { timeout 10 docker info >/dev/null 2>&1; }

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SA } from '../../contracts';
 
@@ -17,8 +18,17 @@ export function temporalCliPath(): string | null {
   }
 }
 
-/** A real Temporal dev server for one test file, with bottega's search attributes registered. */
-export async function startTemporal(): Promise<TestWorkflowEnvironment> {
+/** Options for {@link startTemporal}. */
+export interface StartTemporalOptions {
+  /** Serve the Web UI on this port (e.g. from {@link freePort}); headless when absent. */
+  uiPort?: number;
+}
+
+/**
+ * A real Temporal dev server for one test file, with bottega's search attributes registered;
+ * with its Web UI when `uiPort` is given.
+ */
+export async function startTemporal(options: StartTemporalOptions = {}): Promise<TestWorkflowEnvironment> {
   const path = temporalCliPath();
   if (!path) {
     throw new Error('Temporal CLI not found: run `bash infra/dev.sh up temporal` or set TEMPORAL_CLI_PATH');
@@ -28,6 +38,21 @@ export async function startTemporal(): Promise<TestWorkflowEnvironment> {
       executable: { type: 'existing-path', path },
       ip: '127.0.0.1',
       searchAttributes: Object.values(SA),
+      ...(options.uiPort !== undefined
+        ? { ui: true, uiPort: options.uiPort, extraArgs: ['--ui-disable-news-fetch'] }
+        : {}),
     },
+  });
+}
+
+/** A TCP port free on 127.0.0.1 right now (the OS picks it; another process may take it later). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
+    });
   });
 }

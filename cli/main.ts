@@ -306,6 +306,23 @@ schedule
   });
 
 program
+  .command('report')
+  .description('write an HTML (inline SVG plots) and Markdown report of a finished experiment or sweep')
+  .argument('<id>', 'experiment or sweep workflow id')
+  .option('-o, --out <dir>', 'output directory', 'reports')
+  .option('--format <format>', 'html | md | both', 'both')
+  .action(async (id: string, o: { out: string; format: 'html' | 'md' | 'both' }) => {
+    if (!['html', 'md', 'both'].includes(o.format)) {
+      err('--format: expected html, md or both');
+      process.exit(EXIT.invalid);
+    }
+    const { reportCommand } = await import('./report');
+    await withClient(async (client) => {
+      process.exitCode = await reportCommand(client, id, { out: o.out, format: o.format }, { out, err });
+    });
+  });
+
+program
   .command('worker')
   .description('run a worker serving the task queues of the given capabilities')
   .option(

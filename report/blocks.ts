@@ -1,0 +1,493 @@
+import type { ArmData, ExperimentData, Interval, ReportData } from './data';
+import { KEPT_COLOR, intervalChart, lineChart, stackedBars, type IntervalItem, type StackedRow } from './svg';
+
+/**
+ * A report as a list of blocks, shared by the HTML and the Markdown renderers so both show the
+ * same tables with the same numbers. Charts are SVG strings (the Markdown leaves them out).
+ */
+
+/** One table cell: its text, and for numbers the exact value under a stable dotted key. */
+export interface Cell {
+  text: string;
+  key?: string;
+  value?: number | string;
+}
+
+export type Block =
+  | { kind: 'heading'; level: 1 | 2 | 3; text: string; anchor?: string }
+  | { kind: 'para'; text: string }
+  | { kind: 'list'; items: string[] }
+  | { kind: 'table'; head: string[]; rows: Cell[][] }
+  | { kind: 'chart'; svg: string; title: string }
+  | { kind: 'group'; summary: string; blocks: Block[] };
+
+/** Thousands-separated integers, up to 4 significant decimals otherwise. */
+export function fmt(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
+  if (Number.isInteger(v)) return v.toLocaleString('en-US');
+  return String(+v.toPrecision(4));
+}
+
+/** A rate as a percentage with one decimal. */
+export function pct(v: number | null | undefined): string {
+  return v === null || v === undefined || !Number.isFinite(v) ? '–' : `${(v * 100).toFixed(1)}%`;
+}
+
+const num = (key: string, v: number | null | undefined, text = fmt(v)): Cell =>
+  v === null || v === undefined ? { text: '–' } : { text, key, value: v };
+const txt = (text: string): Cell => ({ text });
+
+/** Rows of `kept` plus each reason, largest first after kept (ties by name: deterministic). */
+function reasonSegments(kept: number, reasons: Record<string, number>, prefix = ''): StackedRow['segments'] {
+  return [{ label: 'kept', value: kept }, ...sortedReasons(reasons).map(([r, n]) => ({ label: prefix + r, value: n }))];
+}
+
+function sortedReasons(reasons: Record<string, number>): [string, number][] {
+  return Object.entries(reasons).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
+
+/** The blocks of one experiment; `k` prefixes every data key (empty for a single experiment). */
+export function experimentBlocks(e: ExperimentData, k = '', chartId = ''): Block[] {
+  const out: Block[] = [];
+  out.push({ kind: 'heading', level: 2, text: 'Stages', anchor: `${chartId}stages` });
+  out.push({
+    kind: 'table',
+    head: ['stage', 'status', 'produced by', 'cache key'],
+    rows: e.stages.map((s) => [txt(s.stage), txt(s.status), txt(s.producer), txt(s.cacheKey.slice(0, 16))]),
+  });
+
+  const funnel: StackedRow[] = [];
+  if (e.mine) {
+    const m = e.mine;
+    funnel.push({ label: 'mine: PRs', segments: reasonSegments(m.prs_kept, m.prs_dropped) });
+    for (const [name, f] of Object.entries(m.formats))
+      funnel.push({
+        label: `mine: ${name} samples`,
+        segments: [
+          { label: 'kept', value: f.samples },
+          ...sortedReasons(f.filtered).map(([r, n]) => ({ label: `filtered: ${r}`, value: n })),
+          ...sortedReasons(f.dropped).map(([r, n]) => ({ label: `dropped: ${r}`, value: n })),
+        ],
+      });
+  }
+  if (e.build)
+    funnel.push({ label: 'build: tasks', segments: reasonSegments(e.build.kept, e.build.failed, 'build: ') });
+  if (e.rollout)
+    funnel.push({
+      label: 'rollout: trajectories',
+      segments: [
+        { label: 'kept', value: e.rollout.passed },
+        { label: 'rollout: failed', value: e.rollout.failed },
+      ],
+    });
+  if (e.mix)
+    for (const [name, s] of Object.entries(e.mix.sources))
+      funnel.push({
+        label: `mix: ${name} docs`,
+        segments: [
+          { label: 'kept', value: s.documents_kept },
+          ...Object.entries(s.removed)
+            .map(([r, c]) => [r, c.documents] as [string, number])
+            .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+            .map(([r, n]) => ({ label: `mix: ${r}`, value: n })),
+        ],
+      });
+  if (funnel.length) {
+    out.push({ kind: 'heading', level: 2, text: 'Data funnel', anchor: `${chartId}funnel` });
+    out.push({
+      kind: 'chart',
+      title: 'Data funnel',
+      svg: stackedBars({
+        id: `${chartId}funnel`,
+        title: 'Data funnel: kept and dropped, by reason',
+        rows: funnel,
+        colors: { kept: KEPT_COLOR },
+      }),
+    });
+  }
+
+  if (e.mine) out.push(...mineBlocks(e, k));
+  if (e.build) {
+    const b = e.build;
+    out.push({ kind: 'heading', level: 3, text: 'Build' });
+    out.push({
+      kind: 'table',
+      head: ['candidates', 'built', 'validated', 'kept'],
+      rows: [
+        [
+          num(`${k}build.candidates`, b.candidates),
+          num(`${k}build.built`, b.built),
+          num(`${k}build.validated`, b.validated),
+          num(`${k}build.kept`, b.kept),
+        ],
+      ],
+    });
+    out.push(reasonTable('failure reason', b.failed, `${k}build.failed.`));
+  }
+  if (e.rollout) {
+    const r = e.rollout;
+    out.push({ kind: 'heading', level: 3, text: 'Rollout' });
+    out.push({
+      kind: 'table',
+      head: ['tasks', 'rollouts', 'passed', 'failed', 'pass rate', 'tokens'],
+      rows: [
+        [
+          num(`${k}rollout.tasks`, r.tasks),
+          num(`${k}rollout.rollouts`, r.rollouts),
+          num(`${k}rollout.passed`, r.passed),
+          num(`${k}rollout.failed`, r.failed),
+          num(`${k}rollout.pass_rate`, r.pass_rate, pct(r.pass_rate)),
+          num(`${k}rollout.tokens`, r.tokens),
+        ],
+      ],
+    });
+    if (Object.keys(r.dropped).length) out.push(reasonTable('dropped', r.dropped, `${k}rollout.dropped.`));
+  }
+  if (e.mix) out.push(...mixBlocks(e, k, chartId));
+  if (e.train) out.push(...trainBlocks(e, k, chartId));
+  if (e.evaluate) out.push(...evaluateBlocks(e, k, chartId));
+  return out;
+}
+
+function reasonTable(head: string, reasons: Record<string, number>, key: string): Block {
+  return {
+    kind: 'table',
+    head: [head, 'count'],
+    rows: sortedReasons(reasons).map(([r, n]) => [txt(r), num(`${key}${r}`, n)]),
+  };
+}
+
+function mineBlocks(e: ExperimentData, k: string): Block[] {
+  const m = e.mine!;
+  return [
+    { kind: 'heading', level: 3, text: 'Mine' },
+    {
+      kind: 'table',
+      head: ['repos', 'PRs seen', 'PRs kept', 'PRs dropped', 'samples', 'tokens', 'task candidates'],
+      rows: [
+        [
+          num(`${k}mine.repos`, m.repos),
+          num(`${k}mine.prs_seen`, m.prs_seen),
+          num(`${k}mine.prs_kept`, m.prs_kept),
+          num(
+            `${k}mine.prs_dropped_total`,
+            Object.values(m.prs_dropped).reduce((a, b) => a + b, 0)
+          ),
+          num(`${k}mine.samples`, m.samples),
+          num(`${k}mine.tokens`, m.tokens),
+          num(`${k}mine.task_candidates`, m.task_candidates),
+        ],
+      ],
+    },
+    reasonTable('PR drop reason', m.prs_dropped, `${k}mine.prs_dropped.`),
+    {
+      kind: 'table',
+      head: ['format', 'eligible PRs', 'samples', 'tokens', 'filtered', 'dropped'],
+      rows: Object.entries(m.formats).map(([f, s]) => [
+        txt(f),
+        num(`${k}mine.formats.${f}.eligible`, s.eligible),
+        num(`${k}mine.formats.${f}.samples`, s.samples),
+        num(`${k}mine.formats.${f}.tokens`, s.tokens),
+        txt(reasonText(s.filtered)),
+        txt(reasonText(s.dropped)),
+      ]),
+    },
+  ];
+}
+
+function reasonText(r: Record<string, number>): string {
+  const e = sortedReasons(r);
+  return e.length ? e.map(([k, n]) => `${k}: ${fmt(n)}`).join(', ') : '–';
+}
+
+/** Stacked rows of tokens per source for each training stage (plus eos and pad when known). */
+function tokenRows(e: ExperimentData, prefix = ''): StackedRow[] {
+  return (e.mix?.stages ?? []).map((st) => ({
+    label: `${prefix}${st.name}`,
+    segments: [
+      ...Object.entries(st.sources).map(([s, v]) => ({ label: s, value: v.tokens_out })),
+      ...(st.eos_tokens !== null ? [{ label: '(eos)', value: st.eos_tokens }] : []),
+      ...(st.pad_tokens !== null ? [{ label: '(pad)', value: st.pad_tokens }] : []),
+    ],
+  }));
+}
+
+function mixBlocks(e: ExperimentData, k: string, chartId: string): Block[] {
+  const mix = e.mix!;
+  const out: Block[] = [{ kind: 'heading', level: 2, text: 'Mixture', anchor: `${chartId}mix` }];
+  out.push({
+    kind: 'chart',
+    title: 'Tokens per mixture source',
+    svg: stackedBars({
+      id: `${chartId}mix-tokens`,
+      title: `Tokens per mixture source and training stage (${mix.tokenizer})`,
+      rows: tokenRows(e),
+      colors: { '(eos)': '#bbbbbb', '(pad)': '#dddddd' },
+    }),
+  });
+  out.push({
+    kind: 'table',
+    head: ['stage', 'tokens', 'content', 'eos', 'pad', 'loss tokens', 'documents', 'sequences', 'seq_len', 'from'],
+    rows: mix.stages.map((s) => [
+      txt(s.name),
+      num(`${k}mix.${s.name}.tokens`, s.tokens),
+      num(`${k}mix.${s.name}.content_tokens`, s.content_tokens),
+      num(`${k}mix.${s.name}.eos_tokens`, s.eos_tokens),
+      num(`${k}mix.${s.name}.pad_tokens`, s.pad_tokens),
+      num(`${k}mix.${s.name}.loss_tokens`, s.loss_tokens),
+      num(`${k}mix.${s.name}.documents`, s.documents),
+      num(`${k}mix.${s.name}.sequences`, s.sequences),
+      num(`${k}mix.${s.name}.seq_len`, s.seq_len),
+      txt(s.from),
+    ]),
+  });
+  out.push({
+    kind: 'table',
+    head: ['stage', 'source', 'tokens out', 'documents out', 'repetition', 'share'],
+    rows: mix.stages.flatMap((s) =>
+      Object.entries(s.sources).map(([src, v]) => {
+        const p = `${k}mix.${s.name}.sources.${src}.`;
+        return [
+          txt(s.name),
+          txt(src),
+          num(`${p}tokens_out`, v.tokens_out),
+          num(`${p}documents_out`, 'documents_out' in v ? v.documents_out : null),
+          num(`${p}repetition`, v.repetition, `×${fmt(v.repetition)}`),
+          num(`${p}share`, v.share, pct(v.share)),
+        ];
+      })
+    ),
+  });
+  out.push({
+    kind: 'table',
+    head: ['source', 'documents in', 'tokens in', 'documents kept', 'tokens kept', 'removed'],
+    rows: Object.entries(mix.sources).map(([src, s]) => [
+      txt(src),
+      num(`${k}mix.cleaning.${src}.documents_in`, s.documents_in),
+      num(`${k}mix.cleaning.${src}.tokens_in`, s.tokens_in),
+      num(`${k}mix.cleaning.${src}.documents_kept`, s.documents_kept),
+      num(`${k}mix.cleaning.${src}.tokens_kept`, s.tokens_kept),
+      txt(reasonText(Object.fromEntries(Object.entries(s.removed).map(([r, c]) => [r, c.documents])))),
+    ]),
+  });
+  return out;
+}
+
+function trainBlocks(e: ExperimentData, k: string, chartId: string): Block[] {
+  const t = e.train!;
+  const out: Block[] = [{ kind: 'heading', level: 2, text: 'Training', anchor: `${chartId}train` }];
+  if (t.stages.some((s) => s.curve.length))
+    out.push({
+      kind: 'chart',
+      title: 'Training loss',
+      svg: lineChart({
+        id: `${chartId}loss`,
+        title: 'Training loss per stage',
+        series: t.stages.map((s) => ({ name: s.name, points: s.curve.map((p) => ({ x: p.step, y: p.loss })) })),
+        xLabel: 'step',
+        yLabel: 'loss',
+      }),
+    });
+  out.push({
+    kind: 'table',
+    head: ['stage', 'state', 'steps', 'tokens', 'first loss', 'last loss'],
+    rows: t.stages.map((s) => [
+      txt(s.name),
+      txt(s.state),
+      num(`${k}train.${s.name}.steps`, s.steps),
+      num(`${k}train.${s.name}.tokens`, s.tokens),
+      num(`${k}train.${s.name}.loss_first`, s.loss_first),
+      num(`${k}train.${s.name}.loss_last`, s.loss_last),
+    ]),
+  });
+  return out;
+}
+
+/** The interval to show for an evaluation: over runs when there are several, else over instances. */
+export function bestInterval(ev: { ci95: Interval | null; ci95_instances: Interval | null }): Interval | null {
+  return ev.ci95 ?? ev.ci95_instances;
+}
+
+function ivText(i: Interval | null): string {
+  return i ? `[${pct(i.low)}, ${pct(i.high)}] (${i.method})` : '–';
+}
+
+function evaluateBlocks(e: ExperimentData, k: string, chartId: string): Block[] {
+  const ev = e.evaluate!;
+  const items: IntervalItem[] = [];
+  if (ev.ci95) items.push({ label: 'over runs', value: ev.mean, low: ev.ci95.low, high: ev.ci95.high });
+  if (ev.ci95_instances)
+    items.push({ label: 'over instances', value: ev.mean, low: ev.ci95_instances.low, high: ev.ci95_instances.high });
+  if (!items.length) items.push({ label: 'mean', value: ev.mean, low: null, high: null });
+  ev.resolved_rates.forEach((r, i) => items.push({ label: `run ${i + 1}`, value: r, low: null, high: null }));
+  for (const b of ev.baselines) items.push({ label: `baseline ${b.name}`, value: b.mean, low: null, high: null });
+  const ivCell = (name: string, i: Interval | null) =>
+    i
+      ? [num(`${k}evaluate.${name}.low`, i.low, pct(i.low)), num(`${k}evaluate.${name}.high`, i.high, pct(i.high))]
+      : [txt('–'), txt('–')];
+  return [
+    { kind: 'heading', level: 2, text: 'Evaluation', anchor: `${chartId}evaluate` },
+    {
+      kind: 'chart',
+      title: 'Resolved rate',
+      svg: intervalChart({
+        id: `${chartId}resolved`,
+        title: `Resolved rate of ${ev.model} with 95% intervals`,
+        items,
+        yLabel: 'resolved rate',
+        percent: true,
+      }),
+    },
+    {
+      kind: 'table',
+      head: ['model', 'tasks', 'runs', 'mean', 'ci95 low', 'ci95 high', 'instances low', 'instances high'],
+      rows: [
+        [
+          txt(ev.model),
+          num(`${k}evaluate.tasks`, ev.tasks),
+          num(`${k}evaluate.runs`, ev.runs),
+          num(`${k}evaluate.mean`, ev.mean, pct(ev.mean)),
+          ...ivCell('ci95', ev.ci95),
+          ...ivCell('ci95_instances', ev.ci95_instances),
+        ],
+      ],
+    },
+    {
+      kind: 'table',
+      head: ['run', 'resolved rate'],
+      rows: ev.resolved_rates.map((r, i) => [txt(String(i + 1)), num(`${k}evaluate.runs.${i + 1}`, r, pct(r))]),
+    },
+    ...(ev.baselines.length
+      ? [
+          {
+            kind: 'table' as const,
+            head: ['baseline', 'mean', 'difference'],
+            rows: ev.baselines.map((b) => [
+              txt(b.name),
+              num(`${k}evaluate.baselines.${b.name}.mean`, b.mean, pct(b.mean)),
+              num(`${k}evaluate.baselines.${b.name}.difference`, b.difference, pct(b.difference)),
+            ]),
+          },
+        ]
+      : []),
+    { kind: 'para', text: `Intervals: over runs ${ivText(ev.ci95)}; over instances ${ivText(ev.ci95_instances)}.` },
+  ];
+}
+
+/** Resolved rate of an arm with its interval, when it has one. */
+function armEstimate(a: ArmData): IntervalItem | null {
+  const ev = a.experiment?.evaluate;
+  if (ev) {
+    const i = bestInterval(ev);
+    return { label: a.name, value: ev.mean, low: i?.low ?? null, high: i?.high ?? null };
+  }
+  return a.eval_score !== null ? { label: a.name, value: a.eval_score, low: null, high: null } : null;
+}
+
+/** The blocks of a sweep: the arms table, the per-arm comparisons, then each arm in a group. */
+export function sweepBlocks(d: Extract<ReportData, { kind: 'sweep' }>): Block[] {
+  const out: Block[] = [];
+  const s = d.sweep;
+  out.push({
+    kind: 'para',
+    text: `${d.arms.length} arms: ${s.completed} completed, ${s.reused} reused, ${s.failed} failed (${s.runs} workflow run${s.runs === 1 ? '' : 's'}).`,
+  });
+  out.push({ kind: 'heading', level: 2, text: 'Arms', anchor: 'arms' });
+  out.push({
+    kind: 'table',
+    head: ['#', 'arm', 'params', 'state', 'resolved rate', '95% interval', 'mid-training tokens', 'error'],
+    rows: d.arms.map((a) => {
+      const est = armEstimate(a);
+      const ev = a.experiment?.evaluate;
+      const p = `arms.${a.index}.`;
+      return [
+        txt(String(a.index)),
+        txt(a.name),
+        txt(JSON.stringify(a.params)),
+        { text: a.state, key: `${p}state`, value: a.state },
+        num(`${p}score`, est?.value ?? null, pct(est?.value)),
+        txt(ev ? ivText(bestInterval(ev)) : '–'),
+        num(`${p}midtrain_tokens`, a.experiment?.midtrain_tokens ?? null),
+        txt(a.error ?? ''),
+      ];
+    }),
+  });
+
+  const estimates = d.arms.map(armEstimate).filter((x): x is IntervalItem => x !== null);
+  if (estimates.length) {
+    out.push({ kind: 'heading', level: 2, text: 'Resolved rate per arm', anchor: 'resolved' });
+    out.push({
+      kind: 'chart',
+      title: 'Resolved rate per arm',
+      svg: intervalChart({
+        id: 'resolved-per-arm',
+        title: 'Resolved rate per arm with 95% intervals',
+        items: estimates,
+        yLabel: 'resolved rate',
+        percent: true,
+      }),
+    });
+    const withTokens = d.arms
+      .map((a) => {
+        const est = armEstimate(a);
+        const x = a.experiment?.midtrain_tokens;
+        return est && typeof x === 'number' ? { ...est, x } : null;
+      })
+      .filter((x): x is IntervalItem & { x: number } => x !== null);
+    if (new Set(withTokens.map((w) => w.x)).size >= 2)
+      out.push({
+        kind: 'chart',
+        title: 'Resolved rate against mid-training tokens',
+        svg: intervalChart({
+          id: 'resolved-vs-tokens',
+          title: 'Resolved rate against mid-training tokens',
+          items: withTokens,
+          yLabel: 'resolved rate',
+          xLabel: 'mid-training tokens',
+          percent: true,
+        }),
+      });
+  }
+
+  const tokenRowsAll = d.arms.flatMap((a) => (a.experiment ? tokenRows(a.experiment, `${a.name} · `) : []));
+  if (tokenRowsAll.length) {
+    out.push({ kind: 'heading', level: 2, text: 'Tokens per mixture source', anchor: 'mix' });
+    out.push({
+      kind: 'chart',
+      title: 'Tokens per mixture source per arm',
+      svg: stackedBars({
+        id: 'mix-tokens-per-arm',
+        title: 'Tokens per mixture source, per arm and training stage',
+        rows: tokenRowsAll,
+        colors: { '(eos)': '#bbbbbb', '(pad)': '#dddddd' },
+      }),
+    });
+  }
+  const series = d.arms.flatMap((a) =>
+    (a.experiment?.train?.stages ?? [])
+      .filter((st) => st.curve.length)
+      .map((st) => ({ name: `${a.name} · ${st.name}`, points: st.curve.map((p) => ({ x: p.step, y: p.loss })) }))
+  );
+  if (series.length) {
+    out.push({ kind: 'heading', level: 2, text: 'Training loss', anchor: 'loss' });
+    out.push({
+      kind: 'chart',
+      title: 'Training loss per arm',
+      svg: lineChart({
+        id: 'loss-per-arm',
+        title: 'Training loss per arm and stage',
+        series,
+        xLabel: 'step',
+        yLabel: 'loss',
+      }),
+    });
+  }
+  for (const a of d.arms)
+    if (a.experiment)
+      out.push({
+        kind: 'group',
+        summary: `Arm ${a.index}: ${a.name} (${a.id})`,
+        blocks: experimentBlocks(a.experiment, `arm${a.index}.`, `arm${a.index}-`),
+      });
+  return out;
+}

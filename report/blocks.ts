@@ -379,9 +379,9 @@ function armEstimate(a: ArmData): IntervalItem | null {
   const ev = a.experiment?.evaluate;
   if (ev) {
     const i = bestInterval(ev);
-    return { label: a.name, value: ev.mean, low: i?.low ?? null, high: i?.high ?? null };
+    return { label: `#${a.index} ${a.name}`, value: ev.mean, low: i?.low ?? null, high: i?.high ?? null };
   }
-  return a.eval_score !== null ? { label: a.name, value: a.eval_score, low: null, high: null } : null;
+  return a.eval_score !== null ? { label: `#${a.index} ${a.name}`, value: a.eval_score, low: null, high: null } : null;
 }
 
 /** The blocks of a sweep: the arms table, the per-arm comparisons, then each arm in a group. */
@@ -449,7 +449,7 @@ export function sweepBlocks(d: Extract<ReportData, { kind: 'sweep' }>): Block[] 
       });
   }
 
-  const tokenRowsAll = d.arms.flatMap((a) => (a.experiment ? tokenRows(a.experiment, `${a.name} · `) : []));
+  const tokenRowsAll = d.arms.flatMap((a) => (a.experiment ? tokenRows(a.experiment, `#${a.index} · `) : []));
   if (tokenRowsAll.length) {
     out.push({ kind: 'heading', level: 2, text: 'Tokens per mixture source', anchor: 'mix' });
     out.push({
@@ -466,7 +466,7 @@ export function sweepBlocks(d: Extract<ReportData, { kind: 'sweep' }>): Block[] 
   const series = d.arms.flatMap((a) =>
     (a.experiment?.train?.stages ?? [])
       .filter((st) => st.curve.length)
-      .map((st) => ({ name: `${a.name} · ${st.name}`, points: st.curve.map((p) => ({ x: p.step, y: p.loss })) }))
+      .map((st) => ({ name: `#${a.index} · ${st.name}`, points: st.curve.map((p) => ({ x: p.step, y: p.loss })) }))
   );
   if (series.length) {
     out.push({ kind: 'heading', level: 2, text: 'Training loss', anchor: 'loss' });

@@ -211,7 +211,7 @@ describe('bottega report (real Temporal dev server)', () => {
       assert.equal(cells.get(`arms.${a.index}.state`)?.value, a.state);
       const r = (await env.client.workflow.getHandle(a.id).result()) as ExperimentResult;
       const ms = manifests(MixStageResult.parse(r.stages.mix!.result));
-      checkMix(html, ms, `arm${a.index}.`, 'mix-tokens-per-arm', `${a.name} · `);
+      checkMix(html, ms, `arm${a.index}.`, 'mix-tokens-per-arm', `#${a.index} · `);
       totals.push(ms.mt2!.tokens);
     }
     assert.notEqual(totals[0], totals[1], 'the arms differ in mt2 tokens');

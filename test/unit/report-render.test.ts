@@ -203,7 +203,10 @@ describe('report rendering', () => {
       .flatMap(walk)
       .map((n) => n.attrs['data-label'])
       .filter(Boolean);
-    assert.ok(svgText.includes(HOSTILE), 'the arm name reads back intact from the SVG');
+    assert.ok(
+      svgText.some((t) => t!.includes(HOSTILE)),
+      'the arm name reads back intact from the SVG'
+    );
     const md = renderMarkdown(sweepReport());
     assert.ok(!md.includes(HOSTILE));
     assert.ok(md.includes('&lt;script&gt;'));
@@ -231,8 +234,8 @@ describe('report rendering', () => {
     assert.deepEqual(
       est.map((n) => [n.attrs['data-label'], +n.attrs['data-low']!, +n.attrs['data-high']!]),
       [
-        ['repeat ×1', 0.17, 0.27], // over runs
-        [HOSTILE, 0.2, 0.41], // one run: over instances
+        ['#0 repeat ×1', 0.17, 0.27], // over runs
+        [`#1 ${HOSTILE}`, 0.2, 0.41], // one run: over instances
       ]
     );
     const vs = nodes(chart(svgs, 'resolved-vs-tokens'), (n) => n.attrs.class === 'estimate');
@@ -243,7 +246,7 @@ describe('report rendering', () => {
     const series = nodes(chart(svgs, 'loss-per-arm'), (n) => n.tag === 'path' && n.attrs.class === 'series');
     assert.deepEqual(
       series.map((n) => n.attrs['data-series']),
-      ['repeat ×1 · mt1', `${HOSTILE} · mt1`]
+      ['#0 · mt1', '#1 · mt1']
     );
     const rows = nodes(chart(svgs, 'mix-tokens-per-arm'), (n) => n.tag === 'g' && n.attrs.class === 'row');
     assert.deepEqual(

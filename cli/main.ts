@@ -66,6 +66,27 @@ program
   });
 
 program
+  .command('retry')
+  .description('replay a failed step: reset a closed experiment to just before STAGE (default: the stage that failed)')
+  .argument('<id>', 'experiment id')
+  .argument('[stage]', 'stage to run again from (needed when the experiment completed)')
+  .option('--wait', 'wait for the new run and print a summary')
+  .action(async (id: string, stage: string | undefined, o: { wait?: boolean }) => {
+    if (stage !== undefined && !(STAGES as readonly string[]).includes(stage)) {
+      err(`stage: expected one of ${STAGES.join(', ')}`);
+      process.exit(EXIT.invalid);
+    }
+    const { retryExperiment } = await import('./retry');
+    await withClient(async (client) => {
+      const p = await retryExperiment(client, id, stage as (typeof STAGES)[number] | undefined);
+      err(`reset ${id} to before its ${p.stage} stage (event ${p.eventId}): new run ${p.runId}`);
+      if (!o.wait) return;
+      const result = (await client.workflow.getHandle(id, p.runId).result()) as import('../contracts').ExperimentResult;
+      out(formatExperimentResult(result));
+    });
+  });
+
+program
   .command('validate')
   .description('check a spec without running it (exit 2 when invalid)')
   .argument('<spec>')

@@ -29,7 +29,10 @@ export const MixSource = z
     name: SourceName,
     /** An upstream stage's artifact. Exactly one of `from` and `path`. */
     from: MixUpstream.optional(),
-    /** A local path (relative to the worker's working directory), `file://` or `s3://` URI; `.jsonl` or `.parquet`. */
+    /**
+     * A local path, `file://` or `s3://` URI; `.jsonl` or `.parquet`. `bottega run` resolves a relative path
+     * against the spec file; a spec started elsewhere (the Web UI) against the worker's working directory.
+     */
     path: z.string().min(1).optional(),
     format: MixSourceFormat.default('auto'),
     /** Field holding the text of `text` records. */

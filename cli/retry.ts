@@ -1,0 +1,70 @@
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import { STAGES, type StageName } from '../contracts';
+
+/** Where `retryExperiment` reset an experiment. */
+export interface RetryPoint {
+  stage: StageName;
+  /** The WorkflowTaskCompleted event the experiment was reset to. */
+  eventId: number;
+  /** The new run (same workflow id). */
+  runId: string;
+}
+
+type HistoryEvent = {
+  eventId?: { toNumber(): number } | number | null;
+  workflowTaskCompletedEventAttributes?: unknown;
+  activityTaskScheduledEventAttributes?: {
+    activityType?: { name?: string | null } | null;
+    input?: { payloads?: { data?: Uint8Array | null }[] | null } | null;
+  } | null;
+};
+
+const idOf = (e: HistoryEvent) => (typeof e.eventId === 'number' ? e.eventId : (e.eventId?.toNumber() ?? 0));
+
+/**
+ * Replays a failed step of an experiment: resets the experiment's workflow to just before it
+ * planned `stage` (default: the last stage it planned, the one that failed). Every earlier stage
+ * keeps its result from history; `stage` is planned again (so a fixed input or environment gives
+ * a new cache key) and runs as a new run of `<id>/<stage>`, followed by the stages after it.
+ * Same as the Web UI's Reset on that workflow task, or `temporal workflow reset --event-id`.
+ */
+export async function retryExperiment(client: Client, id: string, stage?: StageName): Promise<RetryPoint> {
+  const handle = client.workflow.getHandle(id);
+  const d = await handle.describe();
+  if (d.type !== 'experimentWorkflow') throw new Error(`${id} is a ${d.type}, not an experiment`);
+  if (d.status.name === 'RUNNING')
+    throw new Error(
+      `experiment ${id} is still running: wait for it, or cancel it first (bottega retry replays a closed run)`
+    );
+  if (d.status.name === 'COMPLETED' && !stage)
+    throw new Error(`experiment ${id} completed: name the STAGE to run again from`);
+  const history = await client.workflow.getHandle(id, d.runId).fetchHistory();
+  const events = (history.events ?? []) as HistoryEvent[];
+  let lastCompletedTask = 0;
+  const planned: { stage: StageName; taskEventId: number }[] = [];
+  for (const e of events) {
+    if (e.workflowTaskCompletedEventAttributes) lastCompletedTask = idOf(e);
+    const a = e.activityTaskScheduledEventAttributes;
+    if (a?.activityType?.name !== 'planStage') continue;
+    const data = a.input?.payloads?.[0]?.data;
+    const input = data ? (JSON.parse(Buffer.from(data).toString('utf8')) as { stage?: StageName }) : {};
+    if (input.stage && STAGES.includes(input.stage))
+      planned.push({ stage: input.stage, taskEventId: lastCompletedTask });
+  }
+  const target = stage ? planned.filter((p) => p.stage === stage).at(-1) : planned.at(-1);
+  if (!target)
+    throw new Error(
+      stage
+        ? `experiment ${id} never reached the ${stage} stage (planned: ${planned.map((p) => p.stage).join(', ') || 'none'})`
+        : `experiment ${id} failed before planning any stage: fix the spec and run it again`
+    );
+  const r = await client.workflowService.resetWorkflowExecution({
+    namespace: client.options.namespace,
+    workflowExecution: { workflowId: id, runId: d.runId },
+    reason: `bottega retry: replay the ${target.stage} stage`,
+    workflowTaskFinishEventId: target.taskEventId as never,
+    requestId: randomUUID(),
+  });
+  return { stage: target.stage, eventId: target.taskEventId, runId: r.runId ?? '' };
+}

@@ -1,10 +1,21 @@
 import { pino, type Logger } from 'pino';
+import { experimentLogDestination } from './log-files';
 
-/** Process-wide structured logger. Level from BOTTEGA_LOG_LEVEL (default info). */
-export const rootLogger: Logger = pino({
-  level: process.env.BOTTEGA_LOG_LEVEL ?? 'info',
-  base: { service: 'bottega' },
-});
+const level = process.env.BOTTEGA_LOG_LEVEL ?? 'info';
+
+/**
+ * Process-wide structured logger. Level from BOTTEGA_LOG_LEVEL (default info). Lines go to
+ * stdout, and those with `experimentId` and `stage` also to
+ * `$BOTTEGA_HOME/logs/experiments/<experimentId>/<stage>.jsonl` on this host (`bottega logs`).
+ */
+export const rootLogger: Logger = pino(
+  { level, base: { service: 'bottega' } },
+  // Both streams take every level: the logger's own level decides what is written.
+  pino.multistream([
+    { level: 'trace', stream: pino.destination(1) },
+    { level: 'trace', stream: experimentLogDestination() },
+  ])
+);
 
 /** Standard structured fields on every pipeline log line. */
 export interface LogFields {

@@ -344,6 +344,44 @@ program
   });
 
 program
+  .command('ls')
+  .description('list experiments and sweeps (never stage children), filtered by search attributes')
+  .option('--type <type>', 'experiment | sweep | all', 'all')
+  .option('--id <id>', 'ExperimentId')
+  .option('--sweep <id>', 'SweepId')
+  .option('--status <status>', 'running | completed | failed | canceled | terminated | timed_out | continued_as_new')
+  .option('--base-model <name>', 'BaseModel')
+  .option('--dataset-version <v>', 'DatasetVersion')
+  .option('--min-score <x>', 'EvalScore >= x', Number)
+  .option('--query <raw>', 'raw visibility query, ANDed with the filters')
+  .option('--limit <n>', 'at most this many rows', Number, 50)
+  .option('--json', 'as JSON')
+  .action(async (o: import('./ls').ListFilters & { json?: boolean }) => {
+    const { lsCommand } = await import('./ls');
+    await withClient(async (client) => {
+      process.exitCode = await lsCommand(client, o, { out, err });
+    });
+  });
+
+program
+  .command('logs')
+  .description(
+    "a stage's timeline (workflow history) and its worker log lines ($BOTTEGA_HOME/logs on the worker's host)"
+  )
+  .argument('<id>', 'experiment id')
+  .argument('<stage>', 'mine | build | rollout | mix | train | evaluate')
+  .option('--follow', 'poll every 2 s until the stage workflow closes')
+  .option('--json', 'as JSON (JSON lines with --follow)')
+  .option('--level <level>', 'minimum level: trace | debug | info | warn | error')
+  .option('--home <dir>', 'where the log files are (default $BOTTEGA_HOME or .bottega)')
+  .action(async (id: string, stage: string, o: { follow?: boolean; json?: boolean; level?: string; home?: string }) => {
+    const { logsCommand } = await import('./logs');
+    await withClient(async (client) => {
+      process.exitCode = await logsCommand(client, { id, stage, ...o }, { out, err });
+    });
+  });
+
+program
   .command('worker')
   .description('run a worker serving the task queues of the given capabilities')
   .option(

@@ -1,8 +1,14 @@
-import { WorkflowFailedError, WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import {
+  WorkflowFailedError,
+  WorkflowExecutionAlreadyStartedError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { SA, TASK_QUEUES, type ExperimentResult, type ExperimentSpec } from '../contracts';
+import { SA, TASK_QUEUES, type ExperimentResult, type ExperimentSpec, type StageName } from '../contracts';
 import type { ExperimentProgress } from '../workflows/experiment';
 import { workflowUrl } from './client';
+import { ProgressPrinter, renderProgress } from './progress';
 
 /** Exit codes of `bottega run`. */
 export const EXIT = { ok: 0, failed: 1, invalid: 2, unavailable: 3 } as const;
@@ -21,29 +27,19 @@ export async function startExperiment(client: Client, spec: ExperimentSpec) {
   });
 }
 
-/** Renders one line of live progress. */
-export function progressLine(p: ExperimentProgress): string {
-  return Object.entries(p.stages)
-    .filter(([, s]) => s !== 'skipped')
-    .map(([stage, s]) => `${stage}: ${s}`)
-    .join('  ');
-}
-
-/** Counts from a stage's `progress` query (mine: repositories, PRs, samples; build: tasks). */
-export function stageDetail(p: Record<string, unknown>): string {
-  if (typeof p.repos === 'number')
-    return `repositories ${String(p.reposDone)}/${p.repos}, PRs ${String(p.prsSeen)}, samples ${String(p.samples)}`;
-  if (typeof p.candidates === 'number')
-    return `tasks ${String(p.done)}/${p.candidates}, validated ${String(p.validated)}`;
-  if (typeof p.rollouts === 'number') return `rollouts ${String(p.done)}/${p.rollouts}, passed ${String(p.passed)}`;
-  return '';
-}
-
 /** Runs an experiment (optionally waiting), printing progress to stderr. */
 export async function runExperiment(
   client: Client,
   spec: ExperimentSpec,
-  opts: { wait: boolean; json: boolean; out: (s: string) => void; err: (s: string) => void }
+  opts: {
+    wait: boolean;
+    json: boolean;
+    out: (s: string) => void;
+    err: (s: string) => void;
+    /** Redraw progress in place; default: whether stderr is a terminal. */
+    tty?: boolean;
+    columns?: number;
+  }
 ): Promise<{ code: number; result?: ExperimentResult }> {
   let handle;
   try {
@@ -59,24 +55,13 @@ export async function runExperiment(
   opts.err(`Web UI: ${workflowUrl(spec.id)}`);
   if (!opts.wait && !opts.json) return { code: EXIT.ok };
 
-  let last = '';
-  const timer = setInterval(() => {
-    void (async () => {
-      const p = await handle.query<ExperimentProgress>('progress');
-      // Drill into the running stage's own progress query for counts.
-      const child = p.current ? p.children[p.current] : undefined;
-      const detail = child
-        ? stageDetail(await client.workflow.getHandle(child).query<Record<string, unknown>>('progress'))
-        : '';
-      const line = progressLine(p) + (detail ? `  (${detail})` : '');
-      if (line !== last) opts.err(`  ${line}`);
-      last = line;
-    })().catch(() => undefined);
-  }, 1000);
+  const follow = followProgress(client, handle, opts);
+  let result: ExperimentResult;
   try {
-    const result = (await handle.result()) as ExperimentResult;
-    return { code: EXIT.ok, result };
+    result = (await handle.result()) as ExperimentResult;
   } catch (e) {
+    // The last frame goes before any message, so that a redraw never overwrites it.
+    await follow.stop();
     if (e instanceof WorkflowFailedError) {
       const cause = e.cause;
       let inner: unknown = cause;
@@ -86,7 +71,64 @@ export async function runExperiment(
       return { code: af?.type === 'InvalidSpec' ? EXIT.invalid : EXIT.failed };
     }
     throw e;
-  } finally {
-    clearInterval(timer);
   }
+  await follow.stop();
+  return { code: EXIT.ok, result };
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Rejects after `ms`: a query to a closed workflow needs a worker to answer, which may be gone. */
+const within = <T>(p: Promise<T>, ms: number) =>
+  Promise.race([p, sleep(ms).then(() => Promise.reject(new Error('timed out')))]);
+
+/**
+ * Polls the experiment's `progress` query and the running stage's own one every second and
+ * draws {@link renderProgress} to stderr until `stop()`, which draws the final state once more.
+ */
+function followProgress(
+  client: Client,
+  handle: WorkflowHandle,
+  opts: { err: (s: string) => void; tty?: boolean; columns?: number }
+): { stop(): Promise<void> } {
+  const printer = new ProgressPrinter({
+    tty: opts.tty ?? !!process.stderr.isTTY,
+    write: opts.err,
+    columns: opts.columns ?? process.stderr.columns,
+  });
+  // Last counts seen per stage, kept after the stage ends so its line still shows them.
+  const details: Partial<Record<StageName, Record<string, unknown>>> = {};
+  // Stages whose final counts were fetched after they ended.
+  const settled = new Set<StageName>();
+  const stageProgress = (workflowId: string, stage: StageName) =>
+    within(client.workflow.getHandle(workflowId).query<Record<string, unknown>>('progress'), 5000).catch(
+      () => details[stage]
+    );
+  const tick = async () => {
+    const p = await within(handle.query<ExperimentProgress>('progress'), 5000);
+    for (const [stage, child] of Object.entries(p.children) as [StageName, string][]) {
+      const status = p.stages[stage];
+      // Drill into the running stage's own progress query for counts; once more when it has ended.
+      if (status === 'running') details[stage] = await stageProgress(child, stage);
+      else if ((status === 'completed' || status === 'failed') && !settled.has(stage)) {
+        settled.add(stage);
+        details[stage] = await stageProgress(child, stage);
+      }
+    }
+    printer.update(renderProgress(p, details));
+  };
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      await tick().catch(() => undefined);
+      await sleep(1000);
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      await tick().catch(() => undefined);
+    },
+  };
 }

@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { rootLogger } from '../activities/logger';
+import { setLogHome } from '../activities/log-files';
 import { TASK_QUEUES, type Capability } from '../contracts';
 
 /** Path of the module that re-exports every workflow. */
@@ -33,6 +34,8 @@ export async function createWorkers(opts: WorkerOptions): Promise<Worker[]> {
   const env = opts.env ?? process.env;
   const home = resolve(env.BOTTEGA_HOME ?? '.bottega');
   const activities = createActivities({ cacheDir: join(home, 'cache'), env, bottegaHome: home });
+  // Stage log lines (`bottega logs`) go under this worker's home.
+  setLogHome(home);
   const workers: Worker[] = [];
   for (const cap of opts.capabilities) {
     workers.push(

@@ -3,8 +3,11 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
+import { join } from 'node:path';
 import type { ArtifactRef, Capability, ExperimentSpecInput } from '../../contracts';
+import { makeFixtureRepos, type FixtureRepo } from '../../infra/fixtures/make-repos';
 import { createWorkers } from '../../workers/worker';
+import { startTemporal } from './temporal';
 
 /** In-process cpu worker against a test environment, with its own BOTTEGA_HOME. */
 export async function cpuWorker(env: TestWorkflowEnvironment, home: string): Promise<Worker> {
@@ -82,6 +85,35 @@ export async function runWorkers(
     async stop() {
       for (const w of workers) w.shutdown();
       await running;
+    },
+  };
+}
+
+/** What {@link startFixtureStack} started. */
+export interface FixtureStack {
+  env: TestWorkflowEnvironment;
+  /** The fixture repositories (under `<home>/fixtures`). */
+  repos: FixtureRepo[];
+  /** Stops the worker, then the server. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A private Temporal dev server, the fixture repositories and an in-process cpu worker with
+ * BOTTEGA_HOME = `home`: the usual setup of an integration test that runs experiments.
+ */
+export async function startFixtureStack(home: string): Promise<FixtureStack> {
+  const env = await startTemporal();
+  const { repos } = await makeFixtureRepos(join(home, 'fixtures'));
+  const worker = await cpuWorker(env, home);
+  const running = worker.run();
+  return {
+    env,
+    repos,
+    async stop() {
+      worker.shutdown();
+      await running;
+      await env.teardown();
     },
   };
 }

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
+import type { Client } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SA } from '../../contracts';
 
@@ -55,4 +56,22 @@ export async function freePort(): Promise<number> {
       srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
     });
   });
+}
+
+/**
+ * Executions matching a visibility query, polling (visibility is eventually consistent) until at
+ * least `atLeast` match or about 30 s have passed.
+ */
+export async function listWorkflows(
+  client: Client,
+  query: string,
+  atLeast = 1
+): Promise<{ workflowId: string; status: string }[]> {
+  for (let i = 0; ; i++) {
+    const found: { workflowId: string; status: string }[] = [];
+    for await (const w of client.workflow.list({ query }))
+      found.push({ workflowId: w.workflowId, status: w.status.name });
+    if (found.length >= atLeast || i >= 60) return found;
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }

@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import {
   MineStageResult,
   MixManifest,
@@ -16,9 +15,8 @@ import {
   type ExperimentSpecInput,
   type MixConfigInput,
 } from '../../contracts';
-import { makeFixtureRepos } from '../../infra/fixtures/make-repos';
-import { startTemporal } from '../helpers/temporal';
-import { cpuWorker, fixtureSpec } from '../helpers/stack';
+import type { FixtureRepo } from '../../infra/fixtures/make-repos';
+import { fixtureSpec, startFixtureStack } from '../helpers/stack';
 
 /**
  * mine → mix inside one experiment on the real Temporal dev server: the mix stage takes the mine
@@ -26,9 +24,8 @@ import { cpuWorker, fixtureSpec } from '../helpers/stack';
  * both stages from the step cache, and naming an upstream the experiment lacks is a spec error.
  */
 let env: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
-let repos: Awaited<ReturnType<typeof makeFixtureRepos>>['repos'];
+let stop: () => Promise<void>;
+let repos: FixtureRepo[];
 const home = mkdtempSync(join(tmpdir(), 'bottega-it-mix-'));
 
 const MIX: MixConfigInput = {
@@ -57,16 +54,9 @@ async function run(s: ExperimentSpecInput): Promise<ExperimentResult> {
 
 describe('mine → mix in one experiment (real Temporal dev server)', () => {
   before(async () => {
-    env = await startTemporal();
-    repos = (await makeFixtureRepos(join(home, 'fixtures'))).repos;
-    worker = await cpuWorker(env, home);
-    running = worker.run();
+    ({ env, repos, stop } = await startFixtureStack(home));
   });
-  after(async () => {
-    worker?.shutdown();
-    await running;
-    await env?.teardown();
-  });
+  after(async () => stop?.());
 
   it('mixes the mined samples with exact token accounting, and a rerun is served from the cache', async () => {
     const r = await run(spec('exp-it-mix', { mix: MIX }));

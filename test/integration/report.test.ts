@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import {
   MineStageResult,
   MixManifest,
@@ -18,11 +17,10 @@ import {
   type MixConfigInput,
   type SweepResult,
 } from '../../contracts';
-import { makeFixtureRepos } from '../../infra/fixtures/make-repos';
+import type { FixtureRepo } from '../../infra/fixtures/make-repos';
 import { reportCommand } from '../../cli/report';
 import { chart, reportCells, reportJson, reportSvgs, walk, type SvgNode } from '../../report/inspect';
-import { startTemporal } from '../helpers/temporal';
-import { cpuWorker, fixtureSpec } from '../helpers/stack';
+import { fixtureSpec, startFixtureStack } from '../helpers/stack';
 
 /**
  * `bottega report` on a real mine → mix experiment and a two-arm sweep (real Temporal dev server,
@@ -30,9 +28,8 @@ import { cpuWorker, fixtureSpec } from '../helpers/stack';
  * and the mine summary, and the command refuses unknown, unfinished and foreign workflows.
  */
 let env: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
-let repos: Awaited<ReturnType<typeof makeFixtureRepos>>['repos'];
+let stop: () => Promise<void>;
+let repos: FixtureRepo[];
 const home = mkdtempSync(join(tmpdir(), 'bottega-it-report-'));
 const outDir = join(home, 'reports');
 
@@ -119,16 +116,9 @@ function checkMix(html: string, ms: Record<string, MixManifest>, keyPrefix: stri
 
 describe('bottega report (real Temporal dev server)', () => {
   before(async () => {
-    env = await startTemporal();
-    repos = (await makeFixtureRepos(join(home, 'fixtures'))).repos;
-    worker = await cpuWorker(env, home);
-    running = worker.run();
+    ({ env, repos, stop } = await startFixtureStack(home));
   });
-  after(async () => {
-    worker?.shutdown();
-    await running;
-    await env?.teardown();
-  });
+  after(async () => stop?.());
 
   it('reports an experiment with the exact numbers of its mix manifests and mine summary', async () => {
     const id = 'exp-it-report';

@@ -5,12 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkflowFailedError, type Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import { TASK_QUEUES, type ExperimentResult, type ExperimentSpecInput } from '../../contracts';
-import { makeFixtureRepos } from '../../infra/fixtures/make-repos';
+import type { FixtureRepo } from '../../infra/fixtures/make-repos';
 import { retryExperiment } from '../../cli/retry';
-import { startTemporal } from '../helpers/temporal';
-import { cpuWorker, fixtureSpec } from '../helpers/stack';
+import { fixtureSpec, startFixtureStack } from '../helpers/stack';
+import { listWorkflows } from '../helpers/temporal';
 
 /**
  * Replaying a failed step (real Temporal dev server, real cpu worker): a mix stage fails for want
@@ -19,9 +18,8 @@ import { cpuWorker, fixtureSpec } from '../helpers/stack';
  * `<id>/mix`, and the experiment completes. Rerunning the spec instead reuses mine from the cache.
  */
 let env: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
-let repos: Awaited<ReturnType<typeof makeFixtureRepos>>['repos'];
+let stop: () => Promise<void>;
+let repos: FixtureRepo[];
 const home = mkdtempSync(join(tmpdir(), 'bottega-it-retry-'));
 const data = join(home, 'extra.jsonl');
 
@@ -42,27 +40,15 @@ function spec(id: string): ExperimentSpecInput {
   });
 }
 
-async function runsOf(client: Client, workflowId: string): Promise<string[]> {
-  for (let i = 0; ; i++) {
-    const runs: string[] = [];
-    for await (const w of client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) runs.push(w.status.name);
-    if (i > 20 || runs.length) return runs.sort();
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
+/** The statuses of every run of a workflow id (polls until `runs` are visible). */
+const runsOf = async (client: Client, workflowId: string, runs: number) =>
+  (await listWorkflows(client, `WorkflowId = '${workflowId}'`, runs)).map((w) => w.status).sort();
 
 describe('replaying a failed step (real Temporal dev server)', () => {
   before(async () => {
-    env = await startTemporal();
-    repos = (await makeFixtureRepos(join(home, 'fixtures'))).repos;
-    worker = await cpuWorker(env, home);
-    running = worker.run();
+    ({ env, repos, stop } = await startFixtureStack(home));
   });
-  after(async () => {
-    worker?.shutdown();
-    await running;
-    await env?.teardown();
-  });
+  after(async () => stop?.());
 
   it('bottega retry resets the experiment to the failed stage; earlier stages keep their results', async () => {
     writeFileSync(data, doc(1) + '\n');
@@ -86,8 +72,8 @@ describe('replaying a failed step (real Temporal dev server)', () => {
     const r = (await env.client.workflow.getHandle(id, point.runId).result()) as ExperimentResult;
     assert.equal(r.stages.mine!.status, 'ran', 'the mine outcome is the one recorded before the reset');
     assert.equal(r.stages.mix!.status, 'ran');
-    assert.deepEqual(await runsOf(env.client, `${id}/mine`), ['COMPLETED'], 'mine did not run again');
-    assert.deepEqual(await runsOf(env.client, `${id}/mix`), ['COMPLETED', 'FAILED']);
+    assert.deepEqual(await runsOf(env.client, `${id}/mine`, 1), ['COMPLETED'], 'mine did not run again');
+    assert.deepEqual(await runsOf(env.client, `${id}/mix`, 2), ['COMPLETED', 'FAILED']);
     await assert.rejects(retryExperiment(env.client, id), /completed: name the STAGE/);
 
     // The other way: run the same spec again. Both stages come from the step cache.

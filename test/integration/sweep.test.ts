@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import {
   ExperimentSpec,
   SA,
@@ -17,11 +16,11 @@ import {
   type SweepResult,
   type SweepSpecInput,
 } from '../../contracts';
-import { makeFixtureRepos } from '../../infra/fixtures/make-repos';
+import type { FixtureRepo } from '../../infra/fixtures/make-repos';
 import { createSchedule, listSchedules, scheduleAction } from '../../cli/schedule';
 import { formatSweepResult, runSweep as cliRunSweep } from '../../cli/sweep';
-import { startTemporal } from '../helpers/temporal';
-import { cpuWorker, fixtureSpec } from '../helpers/stack';
+import { fixtureSpec, startFixtureStack } from '../helpers/stack';
+import { listWorkflows } from '../helpers/temporal';
 
 /**
  * Sweeps and schedules on the real Temporal dev server with a real cpu worker: arms share the
@@ -30,9 +29,8 @@ import { cpuWorker, fixtureSpec } from '../helpers/stack';
  * (triggered and backfilled) each get their own experiment.
  */
 let env: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
-let repos: Awaited<ReturnType<typeof makeFixtureRepos>>['repos'];
+let stop: () => Promise<void>;
+let repos: FixtureRepo[];
 const home = mkdtempSync(join(tmpdir(), 'bottega-it-sweep-'));
 
 const MIX: MixConfigInput = {
@@ -67,28 +65,15 @@ async function runSweep(input: SweepSpecInput): Promise<SweepResult> {
   return (await env.client.workflow.getHandle(sweep.id).result()) as SweepResult;
 }
 
-/** Workflow executions matching a visibility query (visibility is eventually consistent: polls). */
-async function countWorkflows(client: Client, query: string, atLeast = 0): Promise<string[]> {
-  for (let i = 0; ; i++) {
-    const ids: string[] = [];
-    for await (const w of client.workflow.list({ query })) ids.push(w.workflowId);
-    if (ids.length >= atLeast || i > 60) return ids.sort();
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
+/** Ids of the executions matching a visibility query (polls until `atLeast` match). */
+const workflowIds = async (client: Client, query: string, atLeast = 1) =>
+  (await listWorkflows(client, query, atLeast)).map((w) => w.workflowId).sort();
 
 describe('sweeps and schedules (real Temporal dev server)', () => {
   before(async () => {
-    env = await startTemporal();
-    repos = (await makeFixtureRepos(join(home, 'fixtures'))).repos;
-    worker = await cpuWorker(env, home);
-    running = worker.run();
+    ({ env, repos, stop } = await startFixtureStack(home));
   });
-  after(async () => {
-    worker?.shutdown();
-    await running;
-    await env?.teardown();
-  });
+  after(async () => stop?.());
 
   const arms = (brokenTokens: number | null) => [
     { name: 'python x1', set: { 'mix.stages.1.sources.0.repeat': 1 } },
@@ -131,11 +116,11 @@ describe('sweeps and schedules (real Temporal dev server)', () => {
       r.arms.slice(0, 3).map((a) => a.stages.mix),
       ['ran', 'ran', 'ran']
     );
-    const mines = await countWorkflows(env.client, `WorkflowType = 'mineStageWorkflow'`, 1);
+    const mines = await workflowIds(env.client, `WorkflowType = 'mineStageWorkflow'`, 1);
     assert.equal(mines.length, 1, `one mine stage workflow in the whole sweep: ${mines.join(', ')}`);
 
     // Each arm is an experiment tagged with the sweep, and gets its dataset version.
-    const armIds = await countWorkflows(env.client, `SweepId = 'sw-it' AND WorkflowType = 'experimentWorkflow'`, 4);
+    const armIds = await workflowIds(env.client, `SweepId = 'sw-it' AND WorkflowType = 'experimentWorkflow'`, 4);
     assert.deepEqual(armIds, ['sw-it-00', 'sw-it-01', 'sw-it-02', 'sw-it-03']);
     const d = await env.client.workflow.getHandle('sw-it-01').describe();
     assert.match(String(d.typedSearchAttributes.get(SA.DatasetVersion)), /^mix-[0-9a-f]{12}$/);
@@ -159,8 +144,8 @@ describe('sweeps and schedules (real Temporal dev server)', () => {
     assert.equal(again.completed, 1);
     assert.equal(again.failed, 0);
     assert.deepEqual(again.arms[3]!.stages, { mine: 'cached', mix: 'ran' });
-    assert.equal((await countWorkflows(env.client, `WorkflowType = 'mineStageWorkflow'`)).length, 1);
-    const runsOfReused = await countWorkflows(env.client, `WorkflowId = 'sw-it-00'`);
+    assert.equal((await workflowIds(env.client, `WorkflowType = 'mineStageWorkflow'`)).length, 1);
+    const runsOfReused = await workflowIds(env.client, `WorkflowId = 'sw-it-00'`);
     assert.equal(runsOfReused.length, 1, 'a reused arm is not started again');
   });
 
@@ -176,7 +161,7 @@ describe('sweeps and schedules (real Temporal dev server)', () => {
     });
     assert.equal(r.completed, 2);
     assert.deepEqual(r.arms.map((a) => a.stages.mine).sort(), ['cached', 'ran']);
-    assert.equal((await countWorkflows(env.client, `WorkflowType = 'mineStageWorkflow'`, 2)).length, 2);
+    assert.equal((await workflowIds(env.client, `WorkflowType = 'mineStageWorkflow'`, 2)).length, 2);
   });
 
   it('runs a schedule: trigger and backfill each start an experiment of their own; pause and delete', async () => {
@@ -210,7 +195,7 @@ describe('sweeps and schedules (real Temporal dev server)', () => {
       end,
       overlap: 'allow_all',
     });
-    const ids = await countWorkflows(env.client, `TemporalScheduledById = 'sched-it'`, 3);
+    const ids = await workflowIds(env.client, `TemporalScheduledById = 'sched-it'`, 3);
     assert.ok(ids.length >= 3, `trigger + 2 backfilled days: ${ids.join(', ')}`);
     for (const id of ids) {
       assert.match(id, /^exp-sched-/);

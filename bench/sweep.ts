@@ -20,13 +20,13 @@ import {
   ExperimentSpec,
   SweepSpec,
   TASK_QUEUES,
-  SA,
   expandSweep,
   type ExperimentResult,
   type SweepResult,
 } from '../contracts';
 import { createWorkers } from '../workers/worker';
 import { makeSweepRepo } from './sweep-repo';
+import { startSweep } from '../cli/sweep';
 import { formatTable, num } from './table';
 
 /** Temporal server defaults (dynamic config limit.historyCount.warn / limit.historySize.warn). */
@@ -121,12 +121,7 @@ export async function runSweepBench(argv: string[]): Promise<number> {
         max_parallel: parallel,
       });
     const runSweep = async (sweep: SweepSpec): Promise<SweepResult> => {
-      await client.workflow.start('sweepWorkflow', {
-        workflowId: sweep.id,
-        taskQueue: TASK_QUEUES.cpu,
-        args: [sweep],
-        typedSearchAttributes: [{ key: SA.SweepId, value: sweep.id }],
-      });
+      await startSweep(client, sweep);
       return (await client.workflow.getHandle(sweep.id).result()) as SweepResult;
     };
     /** The same arms started straight from a client, `parallel` at a time: the reference. */

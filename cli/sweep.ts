@@ -88,6 +88,17 @@ export function formatSweepResult(r: SweepResult): string {
   return lines.join('\n');
 }
 
+/** Starts a sweep (workflow id = sweep id, on the cpu queue, tagged with its SweepId); returns its handle. */
+export function startSweep(client: Client, sweep: SweepSpec) {
+  return client.workflow.start('sweepWorkflow', {
+    workflowId: sweep.id,
+    taskQueue: TASK_QUEUES.cpu,
+    args: [sweep],
+    typedSearchAttributes: [{ key: SA.SweepId, value: sweep.id }],
+    staticSummary: sweep.description || `sweep ${sweep.id}`,
+  });
+}
+
 /** Starts (and with `wait`, follows) a sweep. Exit code: 0 ok, 1 some arm failed or already running. */
 export async function runSweep(
   client: Client,
@@ -96,13 +107,7 @@ export async function runSweep(
 ): Promise<number> {
   let handle;
   try {
-    handle = await client.workflow.start('sweepWorkflow', {
-      workflowId: sweep.id,
-      taskQueue: TASK_QUEUES.cpu,
-      args: [sweep],
-      typedSearchAttributes: [{ key: SA.SweepId, value: sweep.id }],
-      staticSummary: sweep.description || `sweep ${sweep.id}`,
-    });
+    handle = await startSweep(client, sweep);
   } catch (e) {
     if (e instanceof WorkflowExecutionAlreadyStartedError) {
       opts.err(`sweep ${sweep.id} is already running: ${workflowUrl(sweep.id)}`);

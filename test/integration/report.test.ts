@@ -9,7 +9,6 @@ import {
   MineStageResult,
   MixManifest,
   MixStageResult,
-  SA,
   SweepSpec,
   TASK_QUEUES,
   type ExperimentResult,
@@ -19,6 +18,7 @@ import {
 } from '../../contracts';
 import type { FixtureRepo } from '../../infra/fixtures/make-repos';
 import { reportCommand } from '../../cli/report';
+import { startSweep } from '../../cli/sweep';
 import { chart, reportCells, reportJson, reportSvgs, walk, type SvgNode } from '../../report/inspect';
 import { fixtureSpec, startFixtureStack } from '../helpers/stack';
 
@@ -182,12 +182,7 @@ describe('bottega report (real Temporal dev server)', () => {
       grid: { 'mix.stages.1.sources.0.repeat': [1, 3] },
       max_parallel: 2,
     });
-    await env.client.workflow.start('sweepWorkflow', {
-      workflowId: sweep.id,
-      taskQueue: TASK_QUEUES.cpu,
-      args: [sweep],
-      typedSearchAttributes: [{ key: SA.SweepId, value: sweep.id }],
-    });
+    await startSweep(env.client, sweep);
     const res = (await env.client.workflow.getHandle(sweep.id).result()) as SweepResult;
     assert.equal(res.failed, 0);
     const { rc, err } = await report(sweep.id, 'html');

@@ -9,7 +9,6 @@ import {
   ExperimentSpec,
   SA,
   SweepSpec,
-  TASK_QUEUES,
   type ExperimentResult,
   type MixConfigInput,
   type SweepProgress,
@@ -18,7 +17,7 @@ import {
 } from '../../contracts';
 import type { FixtureRepo } from '../../infra/fixtures/make-repos';
 import { createSchedule, listSchedules, scheduleAction } from '../../cli/schedule';
-import { formatSweepResult, runSweep as cliRunSweep } from '../../cli/sweep';
+import { formatSweepResult, runSweep as cliRunSweep, startSweep } from '../../cli/sweep';
 import { fixtureSpec, startFixtureStack } from '../helpers/stack';
 import { listWorkflows } from '../helpers/temporal';
 
@@ -56,12 +55,7 @@ function base(): Record<string, unknown> {
 
 async function runSweep(input: SweepSpecInput): Promise<SweepResult> {
   const sweep = SweepSpec.parse(input);
-  await env.client.workflow.start('sweepWorkflow', {
-    workflowId: sweep.id,
-    taskQueue: TASK_QUEUES.cpu,
-    args: [sweep],
-    typedSearchAttributes: [{ key: SA.SweepId, value: sweep.id }],
-  });
+  await startSweep(env.client, sweep);
   return (await env.client.workflow.getHandle(sweep.id).result()) as SweepResult;
 }
 

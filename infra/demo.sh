@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `npm run demo`: sets up what is missing (node modules, the Temporal dev server, the local Slurm
-# cluster, the reference trainer's PyTorch venv), generates the fixture git repositories, starts a
+# `npm run demo`: sets up what is missing (a supported Node, node modules, the Temporal dev server,
+# the local Slurm cluster, the reference trainer's PyTorch venv), generates the fixture git repositories, starts a
 # worker and runs examples/demo.yaml end to end: mine → mix → train.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,10 +8,10 @@ ROOT=$PWD
 export BOTTEGA_HOME=${BOTTEGA_HOME:-$ROOT/.bottega}
 mkdir -p "$BOTTEGA_HOME/logs"
 
-if [ ! -d node_modules/@temporalio/worker ]; then
-  echo "==> installing node modules"
-  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
-fi
+# shellcheck source=lib/node.sh
+source infra/lib/node.sh
+ensure_node
+ensure_node_modules
 
 echo "==> starting the Temporal dev server (Web UI on :8233) and the local Slurm cluster"
 bash infra/dev.sh up temporal slurm

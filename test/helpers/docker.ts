@@ -1,25 +1,20 @@
 /**
- * Docker for integration tests: a client for the local engine, or a reason to skip when none
- * answers. Under CI (`process.env.CI` set) a missing engine is a failure, not a skip.
+ * Docker for integration tests: a client for the local engine. A missing engine fails the file at
+ * once (see ./prereq.ts), or skips it when BOTTEGA_TEST_ALLOW_MISSING names docker.
  */
 import Docker from 'dockerode';
+import { prerequisites, type Prereq } from './prereq';
 
-/** A connected client, or `{ skip }` with the reason no engine answered. */
-export async function dockerOrSkip(): Promise<
-  { docker: Docker; skip?: undefined } | { docker?: undefined; skip: string }
-> {
-  const docker = new Docker(process.env.DOCKER_HOST ? undefined : { socketPath: '/var/run/docker.sock' });
-  try {
-    await Promise.race([
-      docker.ping(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 5 s')), 5000)),
-    ]);
-    return { docker };
-  } catch (err) {
-    const reason = `no Docker engine (${err instanceof Error ? err.message : String(err)}); start one with \`bash infra/dev.sh up docker\``;
-    if (process.env.CI) throw new Error(`CI requires Docker: ${reason}`);
-    return { skip: reason };
-  }
+/**
+ * A client for the local engine after checking `docker` and any other prerequisites of the file;
+ * `{ skip }` only when they are missing and allowed to be.
+ */
+export async function dockerOrSkip(
+  ...others: Prereq[]
+): Promise<{ docker: Docker; skip?: undefined } | { docker?: undefined; skip: string }> {
+  const skip = await prerequisites('docker', ...others);
+  if (skip) return { skip };
+  return { docker: new Docker(process.env.DOCKER_HOST ? undefined : { socketPath: '/var/run/docker.sock' }) };
 }
 
 export { fixtureWheelhouse as testWheelhouse } from '../../infra/fixtures/wheelhouse';

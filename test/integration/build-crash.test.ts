@@ -18,7 +18,7 @@ import { completedActivities, spawnWorkerProcess } from '../helpers/worker-proce
  * A worker process killed with SIGKILL in the middle of the build stage: after a restart the stage
  * finishes, and images finished before the kill are reused, not rebuilt.
  */
-const probe = await dockerOrSkip();
+const probe = await dockerOrSkip('temporal');
 const BOTTEGA_HOME = resolve(process.env.BOTTEGA_HOME ?? '.bottega');
 const tmp = mkdtempSync(join(tmpdir(), 'bottega-build-crash-'));
 let env: TestWorkflowEnvironment;

@@ -20,7 +20,7 @@ import { startTemporal } from '../helpers/temporal';
  * built from the fixture repositories, every task validated by running its tests before and after
  * the gold patch, each failure fixture ending with its own reason.
  */
-const probe = await dockerOrSkip();
+const probe = await dockerOrSkip('temporal');
 // The base image and its rootfs cache are shared with the other Docker tests.
 const BOTTEGA_HOME = resolve(process.env.BOTTEGA_HOME ?? '.bottega');
 const tmp = mkdtempSync(join(tmpdir(), 'bottega-build-'));

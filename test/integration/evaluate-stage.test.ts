@@ -35,14 +35,7 @@ import { startTemporal } from '../helpers/temporal';
  * program: submitted, health-awaited, found and used, and cancelled at the end, on failure and on
  * cancellation.
  */
-const probe = await dockerOrSkip();
-const slurmUp = (() => {
-  try {
-    return /UP/.test(execFileSync('scontrol', ['ping'], { encoding: 'utf8', timeout: 10_000 }));
-  } catch {
-    return false;
-  }
-})();
+const probe = await dockerOrSkip('temporal', 'slurm');
 const BOTTEGA_HOME = resolve(process.env.BOTTEGA_HOME ?? '.bottega');
 const tmp = mkdtempSync(join(tmpdir(), 'bottega-evaluate-'));
 const workdir = join(tmp, 'work');
@@ -113,7 +106,7 @@ describe('evaluate stage (real Docker, real Temporal)', { skip: 'skip' in probe 
   before(async () => {
     if ('skip' in probe) return;
     env = await startTemporal();
-    workers = await runWorkers(env, BOTTEGA_HOME, slurmUp ? ['cpu', 'docker', 'slurm'] : ['cpu', 'docker']);
+    workers = await runWorkers(env, BOTTEGA_HOME, ['cpu', 'docker', 'slurm']);
     // The evaluation tasks: the build stage's validated fixture tasks (with their images).
     const fx = await makeBuildFixtures(join(tmp, 'fixtures'));
     const tasksFile = join(tmp, 'tasks.jsonl');
@@ -224,7 +217,7 @@ describe('evaluate stage (real Docker, real Temporal)', { skip: 'skip' in probe 
     assert.equal(summary.mean, 1);
   });
 
-  describe('serving a checkpoint on Slurm', { skip: slurmUp ? false : 'slurm is not running' }, () => {
+  describe('serving a checkpoint on Slurm', () => {
     it('submits the job, awaits health, finds and uses the endpoint, cancels the job at the end', async () => {
       const h = await start('eval-it-serve', { model: serveWith(), runs: 1, run_id: 'served' });
       const out = EvaluateStageResult.parse(await h.result());

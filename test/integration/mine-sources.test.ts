@@ -15,6 +15,10 @@ import { startFakeGithub, gitFileReader, type FakeGithub } from '../helpers/fake
 import { startFakeLlm, type FakeLlm } from '../helpers/fake-llm';
 import { startTemporal } from '../helpers/temporal';
 import { cpuWorker } from '../helpers/stack';
+import { prerequisites } from '../helpers/prereq';
+
+/** The S3 case needs the real S3 server; the rest only the Temporal CLI. */
+const s3Skip = await prerequisites('temporal', 's3');
 
 /**
  * The mine stage through the real workflow with the two test doubles this machine needs (a
@@ -176,7 +180,7 @@ describe('mine sources end to end', () => {
 
   it(
     'writes every artifact to the real S3 server and reuses it from the step cache',
-    { skip: !process.env.BOTTEGA_S3_ENDPOINT && !process.env.CI ? 'BOTTEGA_S3_ENDPOINT unset' : false },
+    { skip: s3Skip },
     async () => {
       const prefix = `it-${Date.now().toString(36)}`;
       const spec = {

@@ -17,7 +17,7 @@ import { completedActivities, spawnWorkerProcess } from '../helpers/worker-proce
  * A worker process killed with SIGKILL in the middle of the rollout stage: after a restart the
  * stage finishes with exactly one trajectory per planned rollout, none duplicated, none lost.
  */
-const probe = await dockerOrSkip();
+const probe = await dockerOrSkip('temporal');
 const BOTTEGA_HOME = resolve(process.env.BOTTEGA_HOME ?? '.bottega');
 const tmp = mkdtempSync(join(tmpdir(), 'bottega-rollout-crash-'));
 let env: TestWorkflowEnvironment;

@@ -19,7 +19,7 @@ import { startTemporal } from '../helpers/temporal';
  * that fixes the bug passes and one that submits nothing fails. `batches_per_run: 1` makes the
  * stage continue as new after every batch, and the progress carries over.
  */
-const probe = await dockerOrSkip();
+const probe = await dockerOrSkip('temporal');
 const BOTTEGA_HOME = resolve(process.env.BOTTEGA_HOME ?? '.bottega');
 const tmp = mkdtempSync(join(tmpdir(), 'bottega-rollout-openai-'));
 const API_KEY_ENV = 'BOTTEGA_TEST_LLM_KEY';

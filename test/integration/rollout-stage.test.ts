@@ -16,7 +16,7 @@ import { startTemporal } from '../helpers/temporal';
  * trajectory is produced through the agent tools in a real container, graded in a fresh one, and
  * passes; its observations hold the real failing-then-passing test output.
  */
-const probe = await dockerOrSkip();
+const probe = await dockerOrSkip('temporal');
 const BOTTEGA_HOME = resolve(process.env.BOTTEGA_HOME ?? '.bottega');
 const tmp = mkdtempSync(join(tmpdir(), 'bottega-rollout-'));
 let env: TestWorkflowEnvironment;

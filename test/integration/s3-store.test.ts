@@ -7,28 +7,24 @@ import { join } from 'node:path';
 import { StoreConfig } from '../../contracts';
 import { openStore, S3ArtifactStore } from '../../activities/store/artifact-store';
 import { lookupStep, recordStep } from '../../activities/store/step-cache';
+import { prerequisites } from '../helpers/prereq';
 
 /**
  * Against the real S3-compatible server `bottega dev up s3` starts (SeaweedFS). CI exports its
  * endpoint and credentials (`bash infra/dev.sh env`).
  */
-const endpoint = process.env.BOTTEGA_S3_ENDPOINT;
 const bucket = process.env.BOTTEGA_S3_BUCKET ?? 'bottega';
 
 describe(
   'S3 artifact store (real S3 server)',
   {
-    skip:
-      !endpoint && !process.env.CI
-        ? 'BOTTEGA_S3_ENDPOINT unset: run `bash infra/dev.sh up s3` and `eval "$(bash infra/dev.sh env)"`'
-        : false,
+    skip: await prerequisites('s3'),
   },
   () => {
     const prefix = `it-${randomBytes(4).toString('hex')}`;
     let store: S3ArtifactStore;
 
     before(async () => {
-      assert.ok(endpoint, 'BOTTEGA_S3_ENDPOINT must be set in CI');
       store = openStore(StoreConfig.parse({ uri: `s3://${bucket}/${prefix}` })) as S3ArtifactStore;
       assert.ok(store instanceof S3ArtifactStore);
       await store.ensureBucket();

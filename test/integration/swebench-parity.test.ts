@@ -13,6 +13,7 @@ import type { InstanceReport, TestStatusMap } from '../../contracts/grading';
 import { gradeInstance } from '../../activities/grading/grade';
 import { judgeLog } from '../../activities/grading/verdict';
 import { type CorpusItem, generateCorpus } from '../helpers/log-corpus';
+import { setupFailed } from '../helpers/prereq';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -214,11 +215,7 @@ const VERDICT_DIFFS: Deliberate<VerdictDiff>[] = [
 
 function setupPython(): { python?: string; skip?: string } {
   const r = spawnSync('bash', [join(ROOT, 'infra/swebench/setup.sh')], { encoding: 'utf8', timeout: 300_000 });
-  if (r.status === 3)
-    return {
-      skip: `swebench parity skipped: the package index is unreachable (infra/swebench/setup.sh exit 3)\n${r.stderr}`,
-    };
-  assert.equal(r.status, 0, `infra/swebench/setup.sh failed:\n${r.stderr}`);
+  if (r.status !== 0) return { skip: setupFailed('swebench', `infra/swebench/setup.sh exited ${r.status}:\n${r.stderr}`) };
   return { python: r.stdout.trim().split('\n').pop()! };
 }
 

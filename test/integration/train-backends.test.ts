@@ -1,7 +1,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -12,6 +12,7 @@ import { jobName, jobPaths, logPath } from '../../activities/train/paths';
 import { reapOrphans } from '../../activities/train/reap';
 import { RestBackend } from '../../activities/train/rest-backend';
 import { renderJobScript } from '../../activities/train/sbatch';
+import { prerequisites } from '../helpers/prereq';
 
 /**
  * Each backend against the real single-node cluster: submit a job, find it by name, poll it
@@ -20,18 +21,13 @@ import { renderJobScript } from '../../activities/train/sbatch';
 const home = resolve(process.env.BOTTEGA_HOME ?? '.bottega');
 const tmp = mkdtempSync(join(tmpdir(), 'bottega-train-backends-'));
 const cleanup: (() => Promise<void>)[] = [];
-const slurmUp = (() => {
-  try {
-    return /UP/.test(execFileSync('scontrol', ['ping'], { encoding: 'utf8', timeout: 10_000 }));
-  } catch {
-    return false;
-  }
-})();
+const prereqSkip = await prerequisites('slurm', 'slurmrestd', 'sshd');
+
 const sshKey = process.env.BOTTEGA_SSH_KEY ?? join(home, 'sshd', 'id_ed25519');
 const sshPort = Number(process.env.BOTTEGA_SSHD_PORT ?? 2222);
 const restUrl = process.env.SLURMRESTD_URL ?? 'http://127.0.0.1:6820';
 const env: NodeJS.ProcessEnv = { ...process.env, BOTTEGA_SSH_KEY: sshKey };
-if (slurmUp) {
+if (!prereqSkip) {
   env.BOTTEGA_TEST_SLURM_JWT = execFileSync('scontrol', ['token', 'lifespan=900'], { encoding: 'utf8' })
     .trim()
     .replace(/^SLURM_JWT=/, '');
@@ -56,14 +52,13 @@ async function waitFor(b: SlurmBackend, id: string, want: (s: SlurmJobState) => 
   }
 }
 
-describe('Slurm backends against the real cluster', { skip: slurmUp ? false : 'slurm is not running' }, () => {
+describe('Slurm backends against the real cluster', { skip: prereqSkip }, () => {
   // A failed assertion must not leave a job holding one of the node's CPUs.
   after(async () => {
     for (const c of cleanup) await c().catch(() => undefined);
   });
   for (const kind of ['cli', 'ssh', 'rest'] as const) {
-    const skip = kind === 'ssh' && !existsSync(sshKey) ? 'no ssh key (bash infra/dev.sh up sshd)' : false;
-    it(`${kind}: submits, finds by name, polls, reads the log, lists orphans, cancels`, { skip }, async () => {
+    it(`${kind}: submits, finds by name, polls, reads the log, lists orphans, cancels`, async () => {
       const b = createBackend(clusters[kind]!, env, join(tmp, 'home'));
       const config = TrainConfig.parse({
         resources: { gpus_per_node: 0, cpus_per_task: 1, mem: '100M', time_limit: '5:00' },

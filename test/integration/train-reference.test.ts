@@ -18,6 +18,7 @@ import {
 } from '../../contracts';
 import { makeFixtureRepos } from '../../infra/fixtures/make-repos';
 import { fixtureSpec, runWorkers } from '../helpers/stack';
+import { prerequisites, setupFailed } from '../helpers/prereq';
 import { startTemporal } from '../helpers/temporal';
 
 /**
@@ -27,22 +28,16 @@ import { startTemporal } from '../helpers/temporal';
  * checkpoint and ends with the same weights as an uninterrupted run.
  */
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const slurmUp = (() => {
-  try {
-    return /UP/.test(execFileSync('scontrol', ['ping'], { encoding: 'utf8', timeout: 10_000 }));
-  } catch {
-    return false;
-  }
-})();
-const setup = slurmUp
-  ? spawnSync('bash', [join(root, 'infra/trainer/setup.sh')], { encoding: 'utf8', timeout: 900_000 })
-  : null;
+const prereqSkip = await prerequisites('temporal', 'slurm');
+const setup = prereqSkip
+  ? null
+  : spawnSync('bash', [join(root, 'infra/trainer/setup.sh')], { encoding: 'utf8', timeout: 900_000 });
 const python = setup?.status === 0 ? setup.stdout.trim().split('\n').pop()! : '';
-const skip = !slurmUp
-  ? 'slurm is not running (bash infra/dev.sh up slurm)'
-  : setup?.status === 3
-    ? 'infra/trainer/setup.sh could not reach the package index to install torch'
-    : false;
+const skip =
+  prereqSkip ||
+  (setup && setup.status !== 0
+    ? setupFailed('trainer', `infra/trainer/setup.sh exited ${setup.status}: ${setup.stderr.trim().split('\n').pop()}`)
+    : false);
 
 const tmp = mkdtempSync(join(tmpdir(), 'bottega-train-ref-'));
 const home = join(tmp, 'home');

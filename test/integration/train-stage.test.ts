@@ -14,6 +14,7 @@ import { TASK_QUEUES, TrainStageResult, type ArtifactRef, type TrainConfigInput 
 import { LocalArtifactStore } from '../../activities/store/artifact-store';
 import type { TrainProgress } from '../../workflows/train';
 import { runWorkers } from '../helpers/stack';
+import { prerequisites } from '../helpers/prereq';
 import { startTemporal } from '../helpers/temporal';
 import { spawnWorkerProcess } from '../helpers/worker-process';
 
@@ -21,13 +22,7 @@ import { spawnWorkerProcess } from '../helpers/worker-process';
  * The train stage on the real single-node Slurm cluster and a real Temporal dev server. The job
  * command is a small bash "trainer" (steps, metrics, a checkpoint marker), not the real trainer.
  */
-const slurmUp = (() => {
-  try {
-    return /UP/.test(execFileSync('scontrol', ['ping'], { encoding: 'utf8', timeout: 10_000 }));
-  } catch {
-    return false;
-  }
-})();
+const prereqSkip = await prerequisites('temporal', 'slurm', 'slurmrestd', 'sshd');
 const tmp = mkdtempSync(join(tmpdir(), 'bottega-train-stage-'));
 const home = join(tmp, 'home');
 const workdir = join(tmp, 'work');
@@ -124,7 +119,7 @@ async function failureOf(h: WorkflowHandle): Promise<ApplicationFailure> {
   return err.cause.cause;
 }
 
-describe('train stage on Slurm', { skip: slurmUp ? false : 'slurm is not running' }, () => {
+describe('train stage on Slurm', { skip: prereqSkip }, () => {
   before(async () => {
     // Secrets reach the workers by environment variable names only.
     process.env.BOTTEGA_SSH_KEY ??= join(resolve(process.env.BOTTEGA_HOME ?? '.bottega'), 'sshd', 'id_ed25519');

@@ -6,13 +6,14 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setupFailed } from '../helpers/prereq';
 
 /**
  * The bundled reference trainer (infra/trainer), run for real on CPU: a random-init 2-layer Qwen2
  * (hidden 64; 512-id vocabulary, the fixture ids are all < 512) on fixture shards written in the
  * mix stage's format (docs/shards.md). `infra/trainer/setup.sh` builds the torch venv first (about
- * 2 min the first time, well under a second after); the suite is skipped only when that fails
- * because the package index is unreachable (setup.sh exit 3).
+ * 2 min the first time, well under a second after); a failed setup fails the suite (a skip only with
+ * BOTTEGA_TEST_ALLOW_MISSING=trainer).
  */
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const trainerDir = join(root, 'infra/trainer');
@@ -20,8 +21,8 @@ const trainerDir = join(root, 'infra/trainer');
 const setup = spawnSync('bash', [join(trainerDir, 'setup.sh')], { encoding: 'utf8', timeout: 900_000 });
 const python = setup.status === 0 ? setup.stdout.trim().split('\n').pop()! : '';
 const skip =
-  setup.status === 3
-    ? `infra/trainer/setup.sh could not reach the package index to install torch: ${setup.stderr.trim().split('\n').pop()}`
+  setup.status !== 0
+    ? setupFailed('trainer', `infra/trainer/setup.sh exited ${setup.status}: ${setup.stderr.trim().split('\n').pop()}`)
     : false;
 
 const ARGS = [

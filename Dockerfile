@@ -2,7 +2,7 @@
 # Runs the TypeScript sources through tsx (a runtime dependency): no build step.
 FROM docker:27-cli AS docker-cli
 
-FROM node:20-bookworm-slim
+FROM node:26-bookworm-slim
 # git: mine/build check out repositories. openssh-client: the slurm worker's `ssh` backend.
 # debootstrap: infra/images/build-base.sh makes the Python base image on the docker worker.
 RUN apt-get update \

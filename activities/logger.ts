@@ -3,16 +3,19 @@ import { experimentLogDestination } from './log-files';
 
 const level = process.env.BOTTEGA_LOG_LEVEL ?? 'info';
 
+/** BOTTEGA_LOG_FILE: write the lines there instead of stdout (`bottega run --local-worker` keeps stdout for itself). */
+const logFile = process.env.BOTTEGA_LOG_FILE;
+
 /**
  * Process-wide structured logger. Level from BOTTEGA_LOG_LEVEL (default info). Lines go to
- * stdout, and those with `experimentId` and `stage` also to
+ * stdout (or BOTTEGA_LOG_FILE), and those with `experimentId` and `stage` also to
  * `$BOTTEGA_HOME/logs/experiments/<experimentId>/<stage>.jsonl` on this host (`bottega logs`).
  */
 export const rootLogger: Logger = pino(
   { level, base: { service: 'bottega' } },
   // Both streams take every level: the logger's own level decides what is written.
   pino.multistream([
-    { level: 'trace', stream: pino.destination(1) },
+    { level: 'trace', stream: pino.destination(logFile ? { dest: logFile, mkdir: true, append: true } : 1) },
     { level: 'trace', stream: experimentLogDestination() },
   ])
 );

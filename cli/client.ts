@@ -9,10 +9,14 @@ export function temporalSettings(env: NodeJS.ProcessEnv = process.env) {
   };
 }
 
-/** Web UI link of a workflow. */
-export function workflowUrl(workflowId: string, env: NodeJS.ProcessEnv = process.env): string {
+/**
+ * Web UI link of a workflow run: `<ui>/namespaces/<ns>/workflows/<id>/<runId>/history`. Without
+ * `runId`, the workflow's page, which the UI sends on to its latest run.
+ */
+export function workflowUrl(workflowId: string, runId?: string, env: NodeJS.ProcessEnv = process.env): string {
   const t = temporalSettings(env);
-  return `${t.uiUrl}/namespaces/${t.namespace}/workflows/${encodeURIComponent(workflowId)}`;
+  const base = `${t.uiUrl}/namespaces/${encodeURIComponent(t.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+  return runId ? `${base}/${encodeURIComponent(runId)}/history` : base;
 }
 
 /** Connects a client; the caller closes `connection`. Fails with a message naming the address. */

@@ -40,14 +40,17 @@ export function formatRunReport(r: EvalRunReport, path: string, wallMs: number):
       `error ${r.error_instances} · infra failure ${r.infra_failure_instances} · incomplete ${r.incomplete_ids.length}` +
       (r.unknown_ids.length ? ` · unknown ${r.unknown_ids.length}` : ''),
     ...Object.entries(r.failure_reasons).map(([id, why]) => `  ${id}: ${why}`),
+    `strict check (not scored): ${r.strict_disagreements.count} verdict(s) differ from the official one` +
+      (r.strict_disagreements.count ? ` (${r.strict_disagreements.ids.join(', ')})` : ''),
     `report: ${path}`,
   ].join('\n');
 }
 
 /**
- * `bottega eval`: grades a predictions file against validated task records with the SWE-bench 5.0
- * rules, directly on the local Docker engine (no Temporal). Input problems (bad lines, duplicates,
- * unknown instance ids) are all printed as `file:line: message` before anything runs, then exit 2.
+ * `bottega eval`: grades a predictions file against validated task records with swebench 5.0.2's
+ * verdict (bottega's strict check reported beside it), directly on the local Docker engine (no
+ * Temporal). Input problems (bad lines, duplicates, unknown instance ids) are all printed as
+ * `file:line: message` before anything runs, then exit 2.
  */
 export async function evalCommand(
   o: EvalFlags,

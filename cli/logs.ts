@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { bottegaHome, stageLogPath } from '../activities/log-files';
 import { quote } from './ls';
+import { describeTrainStage, type TrainProgress } from '../workflows/train-progress';
 
 type History = Awaited<ReturnType<WorkflowHandle['fetchHistory']>>;
 type HistoryEvent = NonNullable<History['events']>[number];
@@ -308,6 +309,58 @@ export function formatLogLine(l: LogLine): string {
   return `${l.time.slice(11, 23)} ${l.level.toUpperCase().padEnd(5)} ${l.msg}${fields ? `  ${fields}` : ''}`;
 }
 
+/**
+ * The train stage's live status from its `progress` query: one line per job submitted so far
+ * (`mt1 (job 34) RUNNING 1m05s · step 120/1000 · loss 2.314 · 5,400 tok/s`).
+ */
+export function trainStatusLines(p: TrainProgress, nowMs: number): string[] {
+  return p.stages.filter((s) => s.state !== 'WAITING').map((s) => describeTrainStage(s, nowMs, { withJob: true }));
+}
+
+/**
+ * The lines of `next` (a log's last lines) not already shown in `prev` (its earlier last
+ * lines): what follows the longest end of `prev` that `next` starts with. All of `next` when
+ * they do not overlap (the log moved on by more than a tail, or was rewritten).
+ */
+export function newTailLines(prev: readonly string[], next: readonly string[]): string[] {
+  for (let k = Math.min(prev.length, next.length); k > 0; k--) {
+    let same = true;
+    for (let j = 0; j < k && same; j++) same = prev[prev.length - k + j] === next[j];
+    if (same) return next.slice(k);
+  }
+  return [...next];
+}
+
+/** Prints the train stage's live status (when it changed) and the job's new log lines. */
+function printLive(
+  out: (s: string) => void,
+  status: string[],
+  before: string[],
+  tail: string[],
+  jobId: string | null,
+  once: boolean
+): void {
+  const time = new Date().toISOString().slice(11, 23);
+  if (once) {
+    out('');
+    out('live progress (train workflow query):');
+    for (const l of status) out(`  ${l}`);
+    if (tail.length) out(`job ${jobId} log (last ${tail.length} lines):`);
+    for (const l of tail) out(`  ${l}`);
+    return;
+  }
+  for (const [i, l] of status.entries()) if (l !== before[i]) out(`${time} LIVE  ${l}`);
+  for (const l of tail) out(`${time} JOB   [${jobId}] ${l}`);
+}
+
+/** The train stage's progress query, or null (closed, no worker, old version). */
+async function trainProgress(client: Client, experimentId: string): Promise<TrainProgress | null> {
+  const q = client.workflow.getHandle(`${experimentId}/train`).query<TrainProgress>('progress');
+  const timeout = new Promise<null>((r) => setTimeout(() => r(null), 5000).unref());
+  const p = await Promise.race([q.catch(() => null), timeout]);
+  return p && Array.isArray(p.stages) ? p : null;
+}
+
 /** Arguments of `bottega logs`. */
 export interface LogsArgs {
   id: string;
@@ -327,8 +380,10 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /**
  * `bottega logs ID STAGE`: the stage workflow's timeline, then the worker-side log lines from
  * this host's `$BOTTEGA_HOME/logs/experiments/<id>/<stage>.jsonl` (written on the host of the
- * worker that ran the stage). With `follow`, polls until the stage workflow closes, printing
- * only what is new (as JSON lines with `json`). Returns the exit code.
+ * worker that ran the stage). For a running train stage, also its live status from the
+ * `progress` query (job state, elapsed time, step, loss, tokens/s) and the job log's last lines.
+ * With `follow`, polls until the stage workflow closes, printing only what is new (as JSON lines
+ * with `json`). Returns the exit code.
  */
 export async function logsCommand(
   client: Client,
@@ -348,9 +403,18 @@ export async function logsCommand(
   let saidWaiting = false;
   let saidNoFile = false;
   let saidHeader = false;
+  // The train stage's live status and job log lines last shown (--follow prints what changed).
+  let lastStatus: string[] = [];
+  let lastTail: { jobId: string | null; lines: string[] } = { jobId: null, lines: [] };
   for (;;) {
     const t = await stageTimeline(client, args.id, args.stage);
     const logs = readStageLogs(home, args.id, args.stage);
+    const live = args.stage === 'train' && t?.open ? await trainProgress(client, args.id) : null;
+    const now = Date.now();
+    const status = live ? trainStatusLines(live, now) : [];
+    const job = live && live.current !== null ? live.stages[live.current] : undefined;
+    const jobTail = job ? newTailLines(lastTail.jobId === job.jobId ? lastTail.lines : [], job.logTail) : [];
+    if (job) lastTail = { jobId: job.jobId, lines: job.logTail };
     if (!t && !args.follow) {
       io.err(
         `no stage workflow ${args.id}/${args.stage}: the stage was cached, is not in the spec, or has not started yet`
@@ -373,6 +437,7 @@ export async function logsCommand(
             timeline: entries,
             logFile: logs.path,
             logLines: logs.lines && newLines,
+            ...(live ? { progress: live } : {}),
           },
           null,
           2
@@ -383,6 +448,8 @@ export async function logsCommand(
     if (args.json) {
       for (const e of fresh) io.out(JSON.stringify({ type: 'event', ...e }));
       for (const l of newLines) io.out(JSON.stringify({ type: 'log', ...l }));
+      if (live && status.join('\n') !== lastStatus.join('\n'))
+        io.out(JSON.stringify({ type: 'progress', time: new Date(now).toISOString(), ...live }));
     } else {
       if (t && !saidHeader) {
         io.out(`timeline of ${t.workflowId} (${t.runs.length} run${t.runs.length === 1 ? '' : 's'}):`);
@@ -398,7 +465,9 @@ export async function logsCommand(
         saidNoFile = true;
       } else if (logs.lines && !args.follow) io.out(`worker log lines (${logs.path}):`);
       for (const l of newLines) io.out(formatLogLine(l));
+      if (live) printLive(io.out, status, lastStatus, jobTail, job?.jobId ?? null, !args.follow);
     }
+    lastStatus = status;
     if (!args.follow) return 0;
     if (!t) {
       // Not started yet: wait, unless the experiment itself has ended (then it never will).

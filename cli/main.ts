@@ -1,9 +1,12 @@
 import type { Client } from '@temporalio/client';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { STAGES } from '../contracts';
-import { connectClient } from './client';
+import { STAGES, type Capability, type ExperimentResult, type StageName } from '../contracts';
+import { neededCapabilities } from './capabilities';
+import { connectClient, workflowUrl } from './client';
+import { DEV_ACTIONS, DEV_SERVICES, devHelpText } from './dev';
 import { EXIT, runExperiment } from './run';
 import { experimentJsonSchema } from './schema';
 import { loadSpecFile } from './spec-file';
@@ -24,10 +27,31 @@ function specOrExit(file: string) {
   return loaded.spec;
 }
 
+const VERSION = (JSON.parse(readFileSync(`${REPO_ROOT}/package.json`, 'utf8')) as { version: string }).version;
+
+/** Stage links in summaries: the Web UI page of the run that produced each stage's result. */
+const link = (workflowId: string, runId: string) => workflowUrl(workflowId, runId);
+
 const program = new Command()
   .name('bottega')
   .description('Durable experiment pipeline for agentic mid-training of code LLMs, on Temporal.')
+  .version(VERSION, '-v, --version', 'print the bottega version')
   .showHelpAfterError();
+
+/** Parses `--force mix,train` (or `all`) into stage names, or exits 2. */
+function forcedStages(list: string): StageName[] {
+  const names = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (names.includes('all')) return [...STAGES];
+  const bad = names.filter((n) => !(STAGES as readonly string[]).includes(n));
+  if (bad.length || !names.length) {
+    err(`--force: expected stage names separated by commas (${STAGES.join(', ')}) or all; got ${JSON.stringify(list)}`);
+    process.exit(EXIT.invalid);
+  }
+  return names as StageName[];
+}
 
 /** Runs `fn` with a connected Temporal client (exit 3 when the server is unreachable), then closes it. */
 async function withClient(fn: (client: Client) => Promise<unknown>): Promise<void> {
@@ -51,19 +75,54 @@ program
   .argument('<spec>', 'spec file (see examples/)')
   .option('--wait', 'wait for the result and print a summary')
   .option('--json', 'print the final result (with every artifact reference) as JSON on stdout; implies --wait')
-  .option('--id <id>', 'override the experiment id')
-  .action(async (file: string, o: { wait?: boolean; json?: boolean; id?: string }) => {
-    const spec = specOrExit(file);
-    if (o.id) spec.id = o.id;
-    await withClient(async (client) => {
-      const r = await runExperiment(client, spec, { wait: !!o.wait, json: !!o.json, out, err });
-      if (r.result) {
-        if (o.json) out(JSON.stringify(r.result, null, 2));
-        else out(formatExperimentResult(r.result));
-      }
-      process.exitCode = r.code;
-    });
-  });
+  .option('--id <id>', 'override the experiment id (the step cache is shared: stages with the same inputs are reused)')
+  .option(
+    '--force <stages>',
+    "rerun these stages even when the step cache has them: comma-separated (mine,mix) or all; adds to the spec's `force`"
+  )
+  .option(
+    '--local-worker',
+    'also run a worker for the capabilities the spec needs in this process (a quick try; stops when the run ends); implies --wait'
+  )
+  .action(
+    async (file: string, o: { wait?: boolean; json?: boolean; id?: string; force?: string; localWorker?: boolean }) => {
+      const spec = specOrExit(file);
+      if (o.id) spec.id = o.id;
+      if (o.force) spec.force = [...new Set([...spec.force, ...forcedStages(o.force)])];
+      await withClient(async (client) => {
+        let local: import('./local-worker').LocalWorkers | undefined;
+        if (o.localWorker) {
+          const { startLocalWorkers } = await import('./local-worker');
+          local = await startLocalWorkers(Object.keys(neededCapabilities(spec)) as Capability[]);
+          err(`local worker (${local.capabilities.join(', ')}) running in this process; its log: ${local.logFile}`);
+          process.once('SIGINT', () => {
+            err(
+              `interrupted: stopping the local worker. Experiment ${spec.id} stays on the server and resumes when a worker polls again (bottega worker --capabilities ${local!.capabilities.join(',')}).`
+            );
+            void local!.stop().finally(() => process.exit(130));
+          });
+        }
+        try {
+          const run = runExperiment(client, spec, {
+            wait: !!o.wait || !!local,
+            json: !!o.json,
+            out,
+            err,
+            // Its own workers are starting: nothing to warn about.
+            checkWorkers: !local,
+          });
+          const r = await (local ? Promise.race([run, local.stopped]) : run);
+          if (r.result) {
+            if (o.json) out(JSON.stringify(r.result, null, 2));
+            else out(formatExperimentResult(r.result, { link }));
+          }
+          process.exitCode = r.code;
+        } finally {
+          await local?.stop();
+        }
+      });
+    }
+  );
 
 program
   .command('retry')
@@ -77,12 +136,23 @@ program
       process.exit(EXIT.invalid);
     }
     const { retryExperiment } = await import('./retry');
+    const { watchWorkers } = await import('./worker-check');
     await withClient(async (client) => {
       const p = await retryExperiment(client, id, stage as (typeof STAGES)[number] | undefined);
       err(`reset ${id} to before its ${p.stage} stage (event ${p.eventId}): new run ${p.runId}`);
-      if (!o.wait) return;
-      const result = (await client.workflow.getHandle(id, p.runId).result()) as import('../contracts').ExperimentResult;
-      out(formatExperimentResult(result));
+      err(`Web UI: ${workflowUrl(id, p.runId)}`);
+      // The replayed stage and the ones after it need their workers.
+      const again = STAGES.slice(STAGES.indexOf(p.stage));
+      const needs = p.spec ? neededCapabilities(p.spec, again) : { cpu: ['workflows'] };
+      const watch = watchWorkers(client, () => needs, { err, remind: true });
+      await watch.ready;
+      let result: ExperimentResult | undefined;
+      try {
+        if (o.wait) result = (await client.workflow.getHandle(id, p.runId).result()) as ExperimentResult;
+      } finally {
+        watch.stop();
+      }
+      if (result) out(formatExperimentResult(result, { link }));
     });
   });
 
@@ -105,9 +175,10 @@ program
 
 program
   .command('dev')
-  .description('manage the local stack: Temporal, S3 (SeaweedFS), Docker, Slurm')
-  .argument('<action>', 'up | down | status | env')
-  .argument('[services...]', 'temporal s3 docker slurm (default: all)')
+  .description('manage the local stack: Temporal, S3 (SeaweedFS), Docker, Slurm, sshd (infra/dev.sh)')
+  .argument('<action>', Object.keys(DEV_ACTIONS).join(' | '))
+  .argument('[services...]', `${Object.keys(DEV_SERVICES).join(' ')} (default: all)`)
+  .addHelpText('after', devHelpText())
   .action((action: string, services: string[]) => {
     const r = spawnSync('bash', [`${REPO_ROOT}/infra/dev.sh`, action, ...services], { stdio: 'inherit' });
     process.exit(r.status ?? 1);

@@ -1,5 +1,6 @@
 import { STAGES, type StageName } from '../contracts';
 import type { ExperimentProgress, StageStatus } from '../workflows/experiment';
+import { describeTrainStage, type TrainStageProgress } from '../workflows/train-progress';
 
 /** Done/total counts of one stage, with a unit and extra facts, from its own `progress` query. */
 export interface StageCounts {
@@ -13,10 +14,35 @@ export interface StageCounts {
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
 /**
- * Reads done/total out of a stage's `progress` query result (workflows/mine.ts, build.ts, ...).
- * Null when the shape is unknown or empty.
+ * The running train job in one phrase, e.g. `mt1 RUNNING 1m05s · step 120/1000 · loss 2.314 ·
+ * 5,400 tok/s`: elapsed counts on from the job's start while it runs. Fields a worker of an older
+ * version does not send are left out.
  */
-export function stageCounts(stage: StageName, d: Record<string, unknown> | undefined): StageCounts | null {
+export function trainJobPhrase(job: Record<string, unknown>, nowMs: number): string {
+  const elapsed = num(job.elapsed);
+  if (elapsed === null) return `${String(job.name)} ${String(job.state)}`;
+  const p: TrainStageProgress = {
+    name: String(job.name),
+    state: String(job.state) as TrainStageProgress['state'],
+    jobId: typeof job.jobId === 'string' ? job.jobId : null,
+    elapsed,
+    logTail: [],
+    updatedAt: num(job.updatedAt),
+    runningSince: num(job.runningSince),
+    metrics: job.metrics && typeof job.metrics === 'object' ? (job.metrics as TrainStageProgress['metrics']) : null,
+  };
+  return describeTrainStage(p, nowMs);
+}
+
+/**
+ * Reads done/total out of a stage's `progress` query result (workflows/mine.ts, build.ts, ...).
+ * Null when the shape is unknown or empty. `nowMs` is the clock for live elapsed times.
+ */
+export function stageCounts(
+  stage: StageName,
+  d: Record<string, unknown> | undefined,
+  nowMs = Date.now()
+): StageCounts | null {
   if (!d) return null;
   switch (stage) {
     case 'mine': {
@@ -54,14 +80,14 @@ export function stageCounts(stage: StageName, d: Record<string, unknown> | undef
     }
     case 'train': {
       if (!Array.isArray(d.stages)) return null;
-      const jobs = d.stages as { name?: unknown; state?: unknown }[];
+      const jobs = d.stages as Record<string, unknown>[];
       const current = num(d.current);
       const job = current === null ? undefined : jobs[current];
       return {
         done: jobs.filter((j) => j.state === 'COMPLETED').length,
         total: jobs.length || null,
         unit: 'jobs',
-        extra: job ? [`${String(job.name)} ${String(job.state)}`] : [],
+        extra: job ? [trainJobPhrase(job, nowMs)] : [],
       };
     }
     case 'evaluate': {
@@ -98,18 +124,20 @@ const STAGE_COL = Math.max(...STAGES.map((s) => s.length)) + 1;
 /**
  * One line per enabled stage, e.g.
  * `mine     [██████████░░░░░░░░░░]  12/24 repositories · 340 samples  running`.
- * `details` holds each stage's last `progress` query result; `width` is the bar's width in cells.
+ * `details` holds each stage's last `progress` query result; `width` is the bar's width in cells;
+ * `nowMs` is the clock for live elapsed times (a running train job's).
  */
 export function renderProgress(
   p: ExperimentProgress,
   details: Partial<Record<StageName, Record<string, unknown>>>,
-  width = 20
+  width = 20,
+  nowMs = Date.now()
 ): string[] {
   const lines: string[] = [];
   for (const stage of STAGES) {
     const status = p.stages[stage];
     if (status === undefined || status === 'skipped') continue;
-    const c = stageCounts(stage, details[stage]);
+    const c = stageCounts(stage, details[stage], nowMs);
     const counts = c
       ? [`${c.done}/${c.total ?? '?'} ${c.unit}`, ...c.extra].join(' · ')
       : status === 'running' || status === 'planning'

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
-import { STAGES, type StageName } from '../contracts';
+import { ExperimentSpec, STAGES, type StageName } from '../contracts';
 
 /** Where `retryExperiment` reset an experiment. */
 export interface RetryPoint {
@@ -9,10 +9,15 @@ export interface RetryPoint {
   eventId: number;
   /** The new run (same workflow id). */
   runId: string;
+  /** The spec the experiment was started with (undefined when it cannot be read back). */
+  spec?: ExperimentSpec;
 }
 
 type HistoryEvent = {
   eventId?: { toNumber(): number } | number | null;
+  workflowExecutionStartedEventAttributes?: {
+    input?: { payloads?: { data?: Uint8Array | null }[] | null } | null;
+  } | null;
   workflowTaskCompletedEventAttributes?: unknown;
   activityTaskScheduledEventAttributes?: {
     activityType?: { name?: string | null } | null;
@@ -66,5 +71,17 @@ export async function retryExperiment(client: Client, id: string, stage?: StageN
     workflowTaskFinishEventId: target.taskEventId as never,
     requestId: randomUUID(),
   });
-  return { stage: target.stage, eventId: target.taskEventId, runId: r.runId ?? '' };
+  return { stage: target.stage, eventId: target.taskEventId, runId: r.runId ?? '', ...specOf(events) };
+}
+
+/** The experiment's spec, from its first event's input (JSON payloads, as bottega starts them). */
+function specOf(events: HistoryEvent[]): { spec?: ExperimentSpec } {
+  const data = events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0]?.data;
+  if (!data) return {};
+  try {
+    const parsed = ExperimentSpec.safeParse(JSON.parse(Buffer.from(data).toString('utf8')));
+    return parsed.success ? { spec: parsed.data } : {};
+  } catch {
+    return {};
+  }
 }

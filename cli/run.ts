@@ -5,10 +5,12 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { SA, TASK_QUEUES, type ExperimentResult, type ExperimentSpec, type StageName } from '../contracts';
+import { SA, STAGES, TASK_QUEUES, type ExperimentResult, type ExperimentSpec, type StageName } from '../contracts';
 import type { ExperimentProgress } from '../workflows/experiment';
+import { neededCapabilities } from './capabilities';
 import { workflowUrl } from './client';
 import { ProgressPrinter, renderProgress } from './progress';
+import { watchWorkers } from './worker-check';
 
 /** Exit codes of `bottega run`. */
 export const EXIT = { ok: 0, failed: 1, invalid: 2, unavailable: 3 } as const;
@@ -39,6 +41,11 @@ export async function runExperiment(
     /** Redraw progress in place; default: whether stderr is a terminal. */
     tty?: boolean;
     columns?: number;
+    /**
+     * Warn when no worker polls a task queue the spec needs (default true): at once, then, while
+     * waiting, as a reminder under the progress lines until one starts.
+     */
+    checkWorkers?: boolean;
   }
 ): Promise<{ code: number; result?: ExperimentResult }> {
   let handle;
@@ -46,20 +53,45 @@ export async function runExperiment(
     handle = await startExperiment(client, spec);
   } catch (e) {
     if (e instanceof WorkflowExecutionAlreadyStartedError) {
-      opts.err(`experiment ${spec.id} is already running: ${workflowUrl(spec.id)}`);
+      const runId = await client.workflow
+        .getHandle(spec.id)
+        .describe()
+        .then((d) => d.runId)
+        .catch(() => undefined);
+      opts.err(`experiment ${spec.id} is already running: ${workflowUrl(spec.id, runId)}`);
       return { code: EXIT.failed };
     }
     throw e;
   }
   opts.err(`started experiment ${spec.id} (run ${handle.firstExecutionRunId})`);
-  opts.err(`Web UI: ${workflowUrl(spec.id)}`);
-  if (!opts.wait && !opts.json) return { code: EXIT.ok };
+  opts.err(`Web UI: ${workflowUrl(spec.id, handle.firstExecutionRunId)}`);
+  const waiting = opts.wait || opts.json;
+  // Only the stages still to run need their workers (known once the progress query answers).
+  let last: ExperimentProgress | undefined;
+  const remaining = () => {
+    const p = last;
+    return p ? STAGES.filter((s) => ['pending', 'planning', 'running'].includes(p.stages[s] ?? '')) : undefined;
+  };
+  const watch =
+    opts.checkWorkers === false
+      ? undefined
+      : watchWorkers(client, () => neededCapabilities(spec, remaining()), { err: opts.err });
+  await watch?.ready;
+  if (!waiting) {
+    watch?.stop();
+    return { code: EXIT.ok };
+  }
 
-  const follow = followProgress(client, handle, opts);
+  const follow = followProgress(client, handle, {
+    ...opts,
+    footer: () => watch?.lines() ?? [],
+    onProgress: (p) => (last = p),
+  });
   let result: ExperimentResult;
   try {
     result = (await handle.result()) as ExperimentResult;
   } catch (e) {
+    watch?.stop();
     // The last frame goes before any message, so that a redraw never overwrites it.
     await follow.stop();
     if (e instanceof WorkflowFailedError) {
@@ -72,6 +104,7 @@ export async function runExperiment(
     }
     throw e;
   }
+  watch?.stop();
   await follow.stop();
   return { code: EXIT.ok, result };
 }
@@ -84,12 +117,19 @@ const within = <T>(p: Promise<T>, ms: number) =>
 
 /**
  * Polls the experiment's `progress` query and the running stage's own one every second and
- * draws {@link renderProgress} to stderr until `stop()`, which draws the final state once more.
+ * draws {@link renderProgress} to stderr, with `footer()` (the missing-worker reminder) under it,
+ * until `stop()`, which draws the final state once more.
  */
 function followProgress(
   client: Client,
   handle: WorkflowHandle,
-  opts: { err: (s: string) => void; tty?: boolean; columns?: number }
+  opts: {
+    err: (s: string) => void;
+    tty?: boolean;
+    columns?: number;
+    footer: () => string[];
+    onProgress: (p: ExperimentProgress) => void;
+  }
 ): { stop(): Promise<void> } {
   const printer = new ProgressPrinter({
     tty: opts.tty ?? !!process.stderr.isTTY,
@@ -104,8 +144,17 @@ function followProgress(
     within(client.workflow.getHandle(workflowId).query<Record<string, unknown>>('progress'), 5000).catch(
       () => details[stage]
     );
+  // The last frame drawn: kept under the reminder while the query does not answer (no cpu worker).
+  let frame: string[] = [];
   const tick = async () => {
-    const p = await within(handle.query<ExperimentProgress>('progress'), 5000);
+    let p: ExperimentProgress;
+    try {
+      p = await within(handle.query<ExperimentProgress>('progress'), 5000);
+    } catch (e) {
+      printer.update([...frame, ...opts.footer()]);
+      throw e;
+    }
+    opts.onProgress(p);
     for (const [stage, child] of Object.entries(p.children) as [StageName, string][]) {
       const status = p.stages[stage];
       // Drill into the running stage's own progress query for counts; once more when it has ended.
@@ -115,7 +164,8 @@ function followProgress(
         details[stage] = await stageProgress(child, stage);
       }
     }
-    printer.update(renderProgress(p, details));
+    frame = renderProgress(p, details);
+    printer.update([...frame, ...opts.footer()]);
   };
   let stopped = false;
   const loop = (async () => {

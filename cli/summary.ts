@@ -147,13 +147,21 @@ export function formatEvaluateSummary(r: EvaluateStageResult): string {
   return out.join('\n');
 }
 
-/** Human-readable summary of an experiment result. */
-export function formatExperimentResult(r: ExperimentResult): string {
+/**
+ * Human-readable summary of an experiment result. With `link` (e.g. cli/client.ts `workflowUrl`),
+ * each stage gets the Web UI link of the run that produced its result: this experiment's stage
+ * run, or for a stage reused from the step cache, the earlier run that produced it.
+ */
+export function formatExperimentResult(
+  r: ExperimentResult,
+  opts: { link?: (workflowId: string, runId: string) => string } = {}
+): string {
   const out = [`experiment ${r.experimentId}`];
   for (const [stage, o] of Object.entries(r.stages)) {
     out.push(
       `stage ${stage}: ${o.status === 'cached' ? `reused from cache (produced by ${o.producer.workflowId} run ${o.producer.runId})` : `ran (${o.producer.workflowId})`}`
     );
+    if (opts.link) out.push(`  Web UI: ${opts.link(o.producer.workflowId, o.producer.runId)}`);
     if (stage === 'mine') out.push(formatMineSummary(o.result as MineStageResult));
     if (stage === 'build') out.push(formatBuildSummary(o.result as BuildStageResult));
     if (stage === 'rollout') out.push(formatRolloutSummary(o.result as RolloutStageResult));

@@ -1,6 +1,7 @@
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import {
+  ExperimentSpec,
   SA,
   SweepSpec,
   TASK_QUEUES,
@@ -10,8 +11,10 @@ import {
   type SweepProgress,
   type SweepResult,
 } from '../contracts';
+import { mergeNeeds, neededCapabilities, type CapabilityNeeds } from './capabilities';
 import { workflowUrl } from './client';
 import { readSpecFile, validateSpec } from './spec-file';
+import { watchWorkers } from './worker-check';
 
 /** A loaded sweep: valid, with every arm's spec checked (paths resolved), or the problems. */
 export type LoadedSweep = { ok: true; sweep: SweepSpec; arms: number } | { ok: false; problems: InputProblem[] };
@@ -103,21 +106,42 @@ export function startSweep(client: Client, sweep: SweepSpec) {
 export async function runSweep(
   client: Client,
   sweep: SweepSpec,
-  opts: { wait: boolean; json: boolean; out: (s: string) => void; err: (s: string) => void }
+  opts: {
+    wait: boolean;
+    json: boolean;
+    out: (s: string) => void;
+    err: (s: string) => void;
+    /** Warn when no worker polls a task queue some arm needs (default true), and remind while waiting. */
+    checkWorkers?: boolean;
+  }
 ): Promise<number> {
   let handle;
   try {
     handle = await startSweep(client, sweep);
   } catch (e) {
     if (e instanceof WorkflowExecutionAlreadyStartedError) {
-      opts.err(`sweep ${sweep.id} is already running: ${workflowUrl(sweep.id)}`);
+      const runId = await client.workflow
+        .getHandle(sweep.id)
+        .describe()
+        .then((d) => d.runId)
+        .catch(() => undefined);
+      opts.err(`sweep ${sweep.id} is already running: ${workflowUrl(sweep.id, runId)}`);
       return 1;
     }
     throw e;
   }
   opts.err(`started sweep ${sweep.id} (run ${handle.firstExecutionRunId})`);
-  opts.err(`Web UI: ${workflowUrl(sweep.id)}`);
-  if (!opts.wait && !opts.json) return 0;
+  opts.err(`Web UI: ${workflowUrl(sweep.id, handle.firstExecutionRunId)}`);
+  const waiting = opts.wait || opts.json;
+  // Reminders are printed as lines of their own: the sweep's progress is not redrawn in place.
+  const needs = sweepNeeds(sweep);
+  const watch =
+    opts.checkWorkers === false ? undefined : watchWorkers(client, () => needs, { err: opts.err, remind: true });
+  await watch?.ready;
+  if (!waiting) {
+    watch?.stop();
+    return 0;
+  }
   let last = '';
   const timer = setInterval(() => {
     // The latest run (the sweep may have continued as new).
@@ -132,10 +156,31 @@ export async function runSweep(
       .catch(() => undefined);
   }, 2000);
   try {
-    const result = (await client.workflow.getHandle(sweep.id).result()) as SweepResult;
+    const latest = client.workflow.getHandle(sweep.id);
+    const result = (await latest.result()) as SweepResult;
+    watch?.stop();
+    // The sweep may have continued as new: link the run that finished it.
+    const runId = await latest
+      .describe()
+      .then((d) => d.runId)
+      .catch(() => undefined);
+    if (runId && runId !== handle.firstExecutionRunId) opts.err(`Web UI (last run): ${workflowUrl(sweep.id, runId)}`);
     opts.out(opts.json ? JSON.stringify(result, null, 2) : formatSweepResult(result));
     return result.failed ? 1 : 0;
   } finally {
+    watch?.stop();
     clearInterval(timer);
   }
+}
+
+/** The workers a sweep's arms need, together (arms that do not validate need none). */
+export function sweepNeeds(sweep: SweepSpec): CapabilityNeeds {
+  let arms;
+  try {
+    arms = expandSweep(sweep).map((a) => ExperimentSpec.safeParse(a.spec));
+  } catch {
+    // The sweep workflow reports the problem; its own workflow needs cpu all the same.
+    return { cpu: ['workflows'] };
+  }
+  return mergeNeeds([{ cpu: ['workflows'] }, ...arms.flatMap((p) => (p.success ? [neededCapabilities(p.data)] : []))]);
 }

@@ -154,6 +154,8 @@ export const EvaluateRun = z.strictObject({
   /** resolved / total. */
   resolved_rate: z.number().min(0).max(1),
   resolved_ids: z.array(z.string()),
+  /** Instances where bottega's strict check reached the other verdict (reported beside, never scored). */
+  strict_disagreement_ids: z.array(z.string()).default([]),
   exits: z.record(z.string(), z.number().int().nonnegative()),
   artifacts: z.strictObject({
     /** SWE-bench predictions JSONL (`instance_id`, `model_name_or_path`, `model_patch`). */

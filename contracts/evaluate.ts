@@ -105,8 +105,9 @@ const Ids = z.array(z.string());
 
 /**
  * SWE-bench's run report `<model>.<run_id>.json` (schema_version 2, with the 5.0 infra fields),
- * plus bottega's `unknown_ids` (predictions for instances not in the task file, when allowed) and
- * `cache` (how many results were reused).
+ * plus bottega's `unknown_ids` (predictions for instances not in the task file, when allowed),
+ * `strict_disagreements` (the strict check beside the official counts) and `cache` (how many
+ * results were reused).
  */
 export const EvalRunReport = z.strictObject({
   total_instances: z.number().int(),
@@ -132,6 +133,10 @@ export const EvalRunReport = z.strictObject({
   failure_reasons: z.record(z.string(), z.string()),
   unstopped_containers: Ids,
   unremoved_images: Ids,
+  /** bottega's strict check: instances where it reached the other verdict, with its reasons (never scored). */
+  strict_disagreements: z
+    .strictObject({ count: z.number().int(), ids: Ids, reasons: z.record(z.string(), z.array(z.string())) })
+    .default({ count: 0, ids: [], reasons: {} }),
   cache: z.strictObject({ reused: z.number().int(), graded: z.number().int() }),
   schema_version: z.literal(2),
 });

@@ -28,7 +28,23 @@ export const TestOutcomes = z.strictObject({
 });
 export type TestOutcomes = z.infer<typeof TestOutcomes>;
 
-/** SWE-bench's per-instance `report.json` body (5.0 shape, with `infra_failure`). */
+/**
+ * bottega's strict check, reported beside the official verdict and never changing it: its own
+ * verdict (whole ids, `-v`/xdist progress lines, XPASS and unittest outcomes read, the last exit-code
+ * line trusted, suspicious logs rejected) and `reasons`, one per point where it departs from the
+ * official grading (`rejects_log: exit_code_mismatch`, `test_passes: …`, `test_fails: …`, `accepts_log: …`).
+ */
+export const StrictCheck = z.strictObject({
+  resolved: z.boolean(),
+  reasons: z.array(z.string()),
+});
+export type StrictCheck = z.infer<typeof StrictCheck>;
+
+/**
+ * SWE-bench's per-instance `report.json` body (5.0 shape, with `infra_failure` as a label), the
+ * official verdict, plus bottega's {@link StrictCheck} under the extra key `strict` (absent in
+ * reports made before it existed).
+ */
 export const InstanceReport = z.strictObject({
   patch_is_None: z.boolean(),
   patch_exists: z.boolean(),
@@ -42,6 +58,7 @@ export const InstanceReport = z.strictObject({
     FAIL_TO_FAIL: TestOutcomes,
     PASS_TO_FAIL: TestOutcomes,
   }),
+  strict: StrictCheck.optional(),
 });
 export type InstanceReport = z.infer<typeof InstanceReport>;
 

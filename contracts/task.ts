@@ -1,7 +1,21 @@
 import { z } from 'zod';
 
-/** Test-log parsers the grading core knows. */
-export const LogParserName = z.enum(['pytest', 'unittest', 'django', 'junit']);
+/**
+ * Test-log parsers the grading core knows: SWE-bench's Python parser families (`pytest` =
+ * `parse_log_pytest`, `pytest_options`, `pytest_v2`, `matplotlib`, `seaborn`, `sympy`, `django`; its
+ * per-repo aliases such as `parse_log_astropy` map onto these) and bottega's own `unittest` and `junit`.
+ */
+export const LogParserName = z.enum([
+  'pytest',
+  'pytest_options',
+  'pytest_v2',
+  'matplotlib',
+  'seaborn',
+  'sympy',
+  'django',
+  'unittest',
+  'junit',
+]);
 export type LogParserName = z.infer<typeof LogParserName>;
 
 /**

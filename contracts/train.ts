@@ -183,16 +183,33 @@ export const DEFAULT_TRAIN_STAGES = [
   { name: 'sft', data: 'sft', init: 'previous' },
 ];
 
-/** Poll cadence of the batched job poller: starts fast, backs off while nothing changes. */
+/**
+ * Poll and report cadence of a job's monitor. The batched `squeue` poll runs every tenth of the
+ * time since the job last changed state, between `initial_s` and `max_s`; the job's exit-code
+ * and log files are also checked every `initial_s` and cut the wait short. The monitor reports
+ * to the workflow (progress query, Web UI, `run --wait`) at once on a state change, and in
+ * between after `report_initial_s`, doubling up to `report_every_s`.
+ */
 export const SlurmPollConfig = z.strictObject({
   initial_s: z.number().positive().default(2),
   max_s: z.number().positive().default(60),
   /** The monitor activity's heartbeat timeout: how soon a lost worker's monitor is retried elsewhere. */
   heartbeat_timeout_s: z.number().int().min(5).default(120),
-  /** The monitor reports the job's state to the workflow (progress query, Web UI) this often. */
-  report_every_s: z.number().int().min(1).default(600),
+  /** First progress report (elapsed, log tail, metrics) this long after a state change. */
+  report_initial_s: z.number().positive().default(5),
+  /** Longest interval between progress reports while the state does not change. */
+  report_every_s: z.number().positive().default(60),
 });
 export type SlurmPollConfig = z.infer<typeof SlurmPollConfig>;
+
+/**
+ * The wait before the monitor's next progress report: `report_initial_s` after a state change,
+ * then doubling up to `report_every_s` (each report costs a few workflow history events).
+ */
+export function nextReportAfterS(poll: SlurmPollConfig, previousS: number | null): number {
+  const first = Math.min(poll.report_initial_s, poll.report_every_s);
+  return previousS === null ? first : Math.min(poll.report_every_s, Math.max(first, previousS * 2));
+}
 
 /**
  * Settings the bundled trainer (`infra/trainer/train.py`) reads from its `--config` JSON; keep in
@@ -308,6 +325,20 @@ export const SlurmJobState = z.enum([
 ]);
 export type SlurmJobState = z.infer<typeof SlurmJobState>;
 
+/** The trainer's latest step, read from the tail of its metrics JSONL while the job runs. */
+export const TrainLiveMetrics = z.strictObject({
+  step: z.number(),
+  /** From the trainer's `start` line, when it is still in the tail (kept by the workflow after). */
+  total_steps: z.number().nullable(),
+  loss: z.number().nullable(),
+  /** Mean over the step lines in the tail (a single step's rate is noisy). */
+  tokens_per_s: z.number().nullable(),
+  lr: z.number().nullable(),
+  /** Unix seconds of the latest step line, when the trainer writes `time`. */
+  time: z.number().nullable(),
+});
+export type TrainLiveMetrics = z.infer<typeof TrainLiveMetrics>;
+
 /** Heartbeat details and progress of one monitored job. */
 export const TrainJobProgress = z.strictObject({
   stage: z.string(),
@@ -319,6 +350,8 @@ export const TrainJobProgress = z.strictObject({
   logTail: z.array(z.string()),
   /** False when the monitor returned only to report progress (the job is still active). */
   done: z.boolean(),
+  /** The trainer's latest step from its metrics JSONL; null before the first step. */
+  metrics: TrainLiveMetrics.nullable().optional(),
 });
 export type TrainJobProgress = z.infer<typeof TrainJobProgress>;
 

@@ -31,5 +31,7 @@ trap 'kill $WORKER 2>/dev/null || true' EXIT
 echo "==> running examples/demo.yaml"
 node bin/bottega.mjs run examples/demo.yaml --wait "$@"
 echo
-echo "Web UI: ${TEMPORAL_UI_URL:-http://localhost:8233}/namespaces/default/workflows/exp-demo"
-echo "Run it again: every stage is reused from the step cache. Force a rerun with --id or 'force: [mix]'."
+echo "Web UI: the links above open this run and the run behind each stage; every run is listed at"
+echo "  ${TEMPORAL_UI_URL:-http://localhost:8233}/namespaces/default/workflows"
+echo "Run it again: every stage is reused from the step cache (a new --id too: the cache is keyed by inputs)."
+echo "Force stages to rerun: npm run demo -- --force mix   (or --force all; in a spec: force: [mix])"

@@ -1,41 +1,14 @@
+import { link, num, txt, type Block } from './cells';
 import type { ArmData, ExperimentData, Interval, ReportData } from './data';
+import { count, date, duration, factor, NONE, pct, pp, tokens } from './format';
+import { runFacts, stageTable } from './run-blocks';
+import { specBlocks } from './spec-blocks';
+import { continuousCurves } from './steps';
 import { KEPT_COLOR, intervalChart, lineChart, stackedBars, type IntervalItem, type StackedRow } from './svg';
+import { STEP_AXIS, trainBlocks } from './train-blocks';
 
-/**
- * A report as a list of blocks, shared by the HTML and the Markdown renderers so both show the
- * same tables with the same numbers. Charts are SVG strings (the Markdown leaves them out).
- */
-
-/** One table cell: its text, and for numbers the exact value under a stable dotted key. */
-export interface Cell {
-  text: string;
-  key?: string;
-  value?: number | string;
-}
-
-export type Block =
-  | { kind: 'heading'; level: 1 | 2 | 3; text: string; anchor?: string }
-  | { kind: 'para'; text: string }
-  | { kind: 'list'; items: string[] }
-  | { kind: 'table'; head: string[]; rows: Cell[][] }
-  | { kind: 'chart'; svg: string; title: string }
-  | { kind: 'group'; summary: string; blocks: Block[] };
-
-/** Thousands-separated integers, up to 4 significant decimals otherwise. */
-export function fmt(v: number | null | undefined): string {
-  if (v === null || v === undefined || !Number.isFinite(v)) return '–';
-  if (Number.isInteger(v)) return v.toLocaleString('en-US');
-  return String(+v.toPrecision(4));
-}
-
-/** A rate as a percentage with one decimal. */
-export function pct(v: number | null | undefined): string {
-  return v === null || v === undefined || !Number.isFinite(v) ? '–' : `${(v * 100).toFixed(1)}%`;
-}
-
-const num = (key: string, v: number | null | undefined, text = fmt(v)): Cell =>
-  v === null || v === undefined ? { text: '–' } : { text, key, value: v };
-const txt = (text: string): Cell => ({ text });
+/** The blocks of a report (see `cells.ts`); Cell and Block are re-exported for the renderers. */
+export type { Block, Cell } from './cells';
 
 /** Rows of `kept` plus each reason, largest first after kept (ties by name: deterministic). */
 function reasonSegments(kept: number, reasons: Record<string, number>, prefix = ''): StackedRow['segments'] {
@@ -48,13 +21,10 @@ function sortedReasons(reasons: Record<string, number>): [string, number][] {
 
 /** The blocks of one experiment; `k` prefixes every data key (empty for a single experiment). */
 export function experimentBlocks(e: ExperimentData, k = '', chartId = ''): Block[] {
-  const out: Block[] = [];
+  const out: Block[] = [...runFacts(e.run, k)];
   out.push({ kind: 'heading', level: 2, text: 'Stages', anchor: `${chartId}stages` });
-  out.push({
-    kind: 'table',
-    head: ['stage', 'status', 'produced by', 'cache key'],
-    rows: e.stages.map((s) => [txt(s.stage), txt(s.status), txt(s.producer), txt(s.cacheKey.slice(0, 16))]),
-  });
+  out.push(...stageTable(e, k));
+  if (e.spec) out.push(...specBlocks(e.spec, k, chartId));
 
   const funnel: StackedRow[] = [];
   if (e.mine) {
@@ -136,8 +106,8 @@ export function experimentBlocks(e: ExperimentData, k = '', chartId = ''): Block
           num(`${k}rollout.rollouts`, r.rollouts),
           num(`${k}rollout.passed`, r.passed),
           num(`${k}rollout.failed`, r.failed),
-          num(`${k}rollout.pass_rate`, r.pass_rate, pct(r.pass_rate)),
-          num(`${k}rollout.tokens`, r.tokens),
+          num(`${k}rollout.pass_rate`, r.pass_rate, pct),
+          num(`${k}rollout.tokens`, r.tokens, tokens),
         ],
       ],
     });
@@ -174,7 +144,7 @@ function mineBlocks(e: ExperimentData, k: string): Block[] {
             Object.values(m.prs_dropped).reduce((a, b) => a + b, 0)
           ),
           num(`${k}mine.samples`, m.samples),
-          num(`${k}mine.tokens`, m.tokens),
+          num(`${k}mine.tokens`, m.tokens, tokens),
           num(`${k}mine.task_candidates`, m.task_candidates),
         ],
       ],
@@ -187,7 +157,7 @@ function mineBlocks(e: ExperimentData, k: string): Block[] {
         txt(f),
         num(`${k}mine.formats.${f}.eligible`, s.eligible),
         num(`${k}mine.formats.${f}.samples`, s.samples),
-        num(`${k}mine.formats.${f}.tokens`, s.tokens),
+        num(`${k}mine.formats.${f}.tokens`, s.tokens, tokens),
         txt(reasonText(s.filtered)),
         txt(reasonText(s.dropped)),
       ]),
@@ -197,7 +167,7 @@ function mineBlocks(e: ExperimentData, k: string): Block[] {
 
 function reasonText(r: Record<string, number>): string {
   const e = sortedReasons(r);
-  return e.length ? e.map(([k, n]) => `${k}: ${fmt(n)}`).join(', ') : '–';
+  return e.length ? e.map(([k, n]) => `${k}: ${count(n)}`).join(', ') : NONE;
 }
 
 /** Stacked rows of tokens per source for each training stage (plus eos and pad when known). */
@@ -230,11 +200,11 @@ function mixBlocks(e: ExperimentData, k: string, chartId: string): Block[] {
     head: ['stage', 'tokens', 'content', 'eos', 'pad', 'loss tokens', 'documents', 'sequences', 'seq_len', 'from'],
     rows: mix.stages.map((s) => [
       txt(s.name),
-      num(`${k}mix.${s.name}.tokens`, s.tokens),
-      num(`${k}mix.${s.name}.content_tokens`, s.content_tokens),
-      num(`${k}mix.${s.name}.eos_tokens`, s.eos_tokens),
-      num(`${k}mix.${s.name}.pad_tokens`, s.pad_tokens),
-      num(`${k}mix.${s.name}.loss_tokens`, s.loss_tokens),
+      num(`${k}mix.${s.name}.tokens`, s.tokens, tokens),
+      num(`${k}mix.${s.name}.content_tokens`, s.content_tokens, tokens),
+      num(`${k}mix.${s.name}.eos_tokens`, s.eos_tokens, tokens),
+      num(`${k}mix.${s.name}.pad_tokens`, s.pad_tokens, tokens),
+      num(`${k}mix.${s.name}.loss_tokens`, s.loss_tokens, tokens),
       num(`${k}mix.${s.name}.documents`, s.documents),
       num(`${k}mix.${s.name}.sequences`, s.sequences),
       num(`${k}mix.${s.name}.seq_len`, s.seq_len),
@@ -250,10 +220,10 @@ function mixBlocks(e: ExperimentData, k: string, chartId: string): Block[] {
         return [
           txt(s.name),
           txt(src),
-          num(`${p}tokens_out`, v.tokens_out),
+          num(`${p}tokens_out`, v.tokens_out, tokens),
           num(`${p}documents_out`, 'documents_out' in v ? v.documents_out : null),
-          num(`${p}repetition`, v.repetition, `×${fmt(v.repetition)}`),
-          num(`${p}share`, v.share, pct(v.share)),
+          num(`${p}repetition`, v.repetition, factor),
+          num(`${p}share`, v.share, pct),
         ];
       })
     ),
@@ -264,40 +234,10 @@ function mixBlocks(e: ExperimentData, k: string, chartId: string): Block[] {
     rows: Object.entries(mix.sources).map(([src, s]) => [
       txt(src),
       num(`${k}mix.cleaning.${src}.documents_in`, s.documents_in),
-      num(`${k}mix.cleaning.${src}.tokens_in`, s.tokens_in),
+      num(`${k}mix.cleaning.${src}.tokens_in`, s.tokens_in, tokens),
       num(`${k}mix.cleaning.${src}.documents_kept`, s.documents_kept),
-      num(`${k}mix.cleaning.${src}.tokens_kept`, s.tokens_kept),
+      num(`${k}mix.cleaning.${src}.tokens_kept`, s.tokens_kept, tokens),
       txt(reasonText(Object.fromEntries(Object.entries(s.removed).map(([r, c]) => [r, c.documents])))),
-    ]),
-  });
-  return out;
-}
-
-function trainBlocks(e: ExperimentData, k: string, chartId: string): Block[] {
-  const t = e.train!;
-  const out: Block[] = [{ kind: 'heading', level: 2, text: 'Training', anchor: `${chartId}train` }];
-  if (t.stages.some((s) => s.curve.length))
-    out.push({
-      kind: 'chart',
-      title: 'Training loss',
-      svg: lineChart({
-        id: `${chartId}loss`,
-        title: 'Training loss per stage',
-        series: t.stages.map((s) => ({ name: s.name, points: s.curve.map((p) => ({ x: p.step, y: p.loss })) })),
-        xLabel: 'step',
-        yLabel: 'loss',
-      }),
-    });
-  out.push({
-    kind: 'table',
-    head: ['stage', 'state', 'steps', 'tokens', 'first loss', 'last loss'],
-    rows: t.stages.map((s) => [
-      txt(s.name),
-      txt(s.state),
-      num(`${k}train.${s.name}.steps`, s.steps),
-      num(`${k}train.${s.name}.tokens`, s.tokens),
-      num(`${k}train.${s.name}.loss_first`, s.loss_first),
-      num(`${k}train.${s.name}.loss_last`, s.loss_last),
     ]),
   });
   return out;
@@ -309,7 +249,7 @@ export function bestInterval(ev: { ci95: Interval | null; ci95_instances: Interv
 }
 
 function ivText(i: Interval | null): string {
-  return i ? `[${pct(i.low)}, ${pct(i.high)}] (${i.method})` : '–';
+  return i ? `[${pct(i.low)}, ${pct(i.high)}] (${i.method})` : NONE;
 }
 
 function evaluateBlocks(e: ExperimentData, k: string, chartId: string): Block[] {
@@ -323,8 +263,8 @@ function evaluateBlocks(e: ExperimentData, k: string, chartId: string): Block[] 
   for (const b of ev.baselines) items.push({ label: `baseline ${b.name}`, value: b.mean, low: null, high: null });
   const ivCell = (name: string, i: Interval | null) =>
     i
-      ? [num(`${k}evaluate.${name}.low`, i.low, pct(i.low)), num(`${k}evaluate.${name}.high`, i.high, pct(i.high))]
-      : [txt('–'), txt('–')];
+      ? [num(`${k}evaluate.${name}.low`, i.low, pct), num(`${k}evaluate.${name}.high`, i.high, pct)]
+      : [txt(NONE), txt(NONE)];
   return [
     { kind: 'heading', level: 2, text: 'Evaluation', anchor: `${chartId}evaluate` },
     {
@@ -346,7 +286,7 @@ function evaluateBlocks(e: ExperimentData, k: string, chartId: string): Block[] 
           txt(ev.model),
           num(`${k}evaluate.tasks`, ev.tasks),
           num(`${k}evaluate.runs`, ev.runs),
-          num(`${k}evaluate.mean`, ev.mean, pct(ev.mean)),
+          num(`${k}evaluate.mean`, ev.mean, pct),
           ...ivCell('ci95', ev.ci95),
           ...ivCell('ci95_instances', ev.ci95_instances),
         ],
@@ -355,7 +295,7 @@ function evaluateBlocks(e: ExperimentData, k: string, chartId: string): Block[] 
     {
       kind: 'table',
       head: ['run', 'resolved rate'],
-      rows: ev.resolved_rates.map((r, i) => [txt(String(i + 1)), num(`${k}evaluate.runs.${i + 1}`, r, pct(r))]),
+      rows: ev.resolved_rates.map((r, i) => [txt(String(i + 1)), num(`${k}evaluate.runs.${i + 1}`, r, pct)]),
     },
     ...(ev.baselines.length
       ? [
@@ -364,8 +304,8 @@ function evaluateBlocks(e: ExperimentData, k: string, chartId: string): Block[] 
             head: ['baseline', 'mean', 'difference'],
             rows: ev.baselines.map((b) => [
               txt(b.name),
-              num(`${k}evaluate.baselines.${b.name}.mean`, b.mean, pct(b.mean)),
-              num(`${k}evaluate.baselines.${b.name}.difference`, b.difference, pct(b.difference)),
+              num(`${k}evaluate.baselines.${b.name}.mean`, b.mean, pct),
+              num(`${k}evaluate.baselines.${b.name}.difference`, b.difference, pp),
             ]),
           },
         ]
@@ -386,7 +326,7 @@ function armEstimate(a: ArmData): IntervalItem | null {
 
 /** The blocks of a sweep: the arms table, the per-arm comparisons, then each arm in a group. */
 export function sweepBlocks(d: Extract<ReportData, { kind: 'sweep' }>): Block[] {
-  const out: Block[] = [];
+  const out: Block[] = [...runFacts(d.run)];
   const s = d.sweep;
   out.push({
     kind: 'para',
@@ -395,7 +335,19 @@ export function sweepBlocks(d: Extract<ReportData, { kind: 'sweep' }>): Block[] 
   out.push({ kind: 'heading', level: 2, text: 'Arms', anchor: 'arms' });
   out.push({
     kind: 'table',
-    head: ['#', 'arm', 'params', 'state', 'resolved rate', '95% interval', 'mid-training tokens', 'error'],
+    head: [
+      '#',
+      'arm',
+      'params',
+      'state',
+      'resolved rate',
+      '95% interval',
+      'mid-training tokens',
+      'started',
+      'duration',
+      'Web UI',
+      'error',
+    ],
     rows: d.arms.map((a) => {
       const est = armEstimate(a);
       const ev = a.experiment?.evaluate;
@@ -405,9 +357,12 @@ export function sweepBlocks(d: Extract<ReportData, { kind: 'sweep' }>): Block[] 
         txt(a.name),
         txt(JSON.stringify(a.params)),
         { text: a.state, key: `${p}state`, value: a.state },
-        num(`${p}score`, est?.value ?? null, pct(est?.value)),
-        txt(ev ? ivText(bestInterval(ev)) : '–'),
-        num(`${p}midtrain_tokens`, a.experiment?.midtrain_tokens ?? null),
+        num(`${p}score`, est?.value ?? null, pct),
+        txt(ev ? ivText(bestInterval(ev)) : NONE),
+        num(`${p}midtrain_tokens`, a.experiment?.midtrain_tokens ?? null, tokens),
+        a.run?.start ? { text: date(a.run.start), key: `${p}start`, value: a.run.start } : txt(NONE),
+        num(`${p}duration_ms`, a.run?.duration_ms, duration),
+        a.run ? link('open', a.run.url) : txt(NONE),
         txt(a.error ?? ''),
       ];
     }),
@@ -463,11 +418,9 @@ export function sweepBlocks(d: Extract<ReportData, { kind: 'sweep' }>): Block[] 
       }),
     });
   }
-  const series = d.arms.flatMap((a) =>
-    (a.experiment?.train?.stages ?? [])
-      .filter((st) => st.curve.length)
-      .map((st) => ({ name: `#${a.index} · ${st.name}`, points: st.curve.map((p) => ({ x: p.step, y: p.loss })) }))
-  );
+  // Each arm's stages on one step axis; a boundary where each later stage starts, per arm.
+  const curves = d.arms.map((a) => continuousCurves(a.experiment?.train?.stages ?? [], `#${a.index} · `));
+  const series = curves.flatMap((c) => c.series);
   if (series.length) {
     out.push({ kind: 'heading', level: 2, text: 'Training loss', anchor: 'loss' });
     out.push({
@@ -477,7 +430,8 @@ export function sweepBlocks(d: Extract<ReportData, { kind: 'sweep' }>): Block[] 
         id: 'loss-per-arm',
         title: 'Training loss per arm and stage',
         series,
-        xLabel: 'step',
+        markers: curves.flatMap((c) => c.boundaries),
+        xLabel: STEP_AXIS,
         yLabel: 'loss',
       }),
     });

@@ -1,8 +1,10 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { SweepResult, type ExperimentResult } from '../contracts';
-import type { ArmData, ReportData } from './data';
+import type { ArmData, ExperimentData, ReportData } from './data';
 import { experimentData } from './experiment-data';
 import { artifactReader, type ArtifactReader } from './read-artifact';
+import { runData, workflowInput } from './runs';
+import { specData } from './spec-data';
 
 /** Why no report can be made for a workflow id (the CLI prints the message and exits 1). */
 export class ReportError extends Error {
@@ -42,16 +44,41 @@ export async function collectReport(client: Client, id: string, env: NodeJS.Proc
     : collectExperiment(client, id, env);
 }
 
-/** Gathers one finished experiment: its stage results, mix manifests and train metrics. */
+/**
+ * One finished experiment workflow as report data: its result, mix manifests and train metrics,
+ * plus what Temporal knows of it (its run and each stage's producing run, its spec).
+ */
+async function readExperiment(
+  client: Client,
+  id: string,
+  env: NodeJS.ProcessEnv,
+  read: ArtifactReader,
+  warnings: string[]
+): Promise<ExperimentData> {
+  const result = (await client.workflow.getHandle(id).result()) as ExperimentResult;
+  const data = await experimentData(result, read, warnings);
+  data.run = await runData(client, id, undefined, env, warnings);
+  for (const row of data.stages) {
+    const p = result.stages[row.stage]?.producer;
+    if (p) row.run = await runData(client, p.workflowId, p.runId, env, warnings);
+  }
+  try {
+    data.spec = specData(await workflowInput(client, id, data.run.runId || undefined), warnings, id);
+  } catch (e) {
+    warnings.push(`${id}: cannot read its spec from the workflow history (${(e as Error).message})`);
+  }
+  return data;
+}
+
+/** Gathers one finished experiment: its stage results, mix manifests, train metrics, runs and spec. */
 export async function collectExperiment(
   client: Client,
   id: string,
   env: NodeJS.ProcessEnv = process.env,
   read: ArtifactReader = artifactReader(env)
 ): Promise<ReportData> {
-  const result = (await client.workflow.getHandle(id).result()) as ExperimentResult;
   const warnings: string[] = [];
-  const experiment = await experimentData(result, read, warnings);
+  const experiment = await readExperiment(client, id, env, read, warnings);
   return { kind: 'experiment', id, experiment, warnings };
 }
 
@@ -79,14 +106,20 @@ export async function collectSweep(
     };
     if (DONE_ARMS.has(a.state)) {
       try {
-        const r = (await client.workflow.getHandle(a.id).result()) as ExperimentResult;
-        arm.experiment = await experimentData(r, read, warnings);
+        arm.experiment = await readExperiment(client, a.id, env, read, warnings);
+        arm.run = arm.experiment.run;
       } catch (e) {
         warnings.push(`arm "${a.name}" (${a.id}): cannot read its result (${(e as Error).message})`);
       }
     }
+    // An arm that failed or never started: its run, if Temporal has one.
+    if (!arm.run) {
+      const r = await runData(client, a.id, undefined, env, []);
+      if (r.start) arm.run = r;
+    }
     arms.push(arm);
   }
   const { completed, reused, failed, runs } = res;
-  return { kind: 'sweep', id, sweep: { completed, reused, failed, runs }, arms, warnings };
+  const run = await runData(client, id, undefined, env, warnings);
+  return { kind: 'sweep', id, sweep: { completed, reused, failed, runs }, run, arms, warnings };
 }

@@ -6,6 +6,19 @@
 /** Counts by reason (drops, removals, failures). */
 export type Reasons = Record<string, number>;
 
+/** One workflow run as Temporal describes it: when it started and closed, and its Web UI page. */
+export interface RunData {
+  workflowId: string;
+  runId: string;
+  /** ISO 8601; null when Temporal no longer has the run (retention) or could not be asked. */
+  start: string | null;
+  close: string | null;
+  /** close − start in milliseconds. */
+  duration_ms: number | null;
+  /** Temporal Web UI page of the run. */
+  url: string;
+}
+
 /** How one stage of an experiment got its result. */
 export interface StageRow {
   stage: string;
@@ -13,6 +26,8 @@ export interface StageRow {
   cacheKey: string;
   /** Workflow that produced it (another experiment's child when cached). */
   producer: string;
+  /** The run that produced it: this experiment's stage run, or (cached) the earlier run it was reused from. */
+  run?: RunData;
 }
 
 /** The mine stage's funnel. */
@@ -105,13 +120,19 @@ export interface TrainStageData {
   tokens: number | null;
   loss_first: number | null;
   loss_last: number | null;
-  /** The metrics' step lines, thinned to at most a few hundred points. */
+  /** The metrics' step lines, thinned to at most a few hundred points (steps as the trainer numbered them). */
   curve: LossPoint[];
+  /** Slurm job id. */
+  job_id: string;
+  /** The stage's final checkpoint (what the next stage starts from). */
+  checkpoint: string;
 }
 
 /** The train stage. */
 export interface TrainData {
   stages: TrainStageData[];
+  /** The last stage's final checkpoint: the trained model. */
+  final_checkpoint: string;
 }
 
 /** A 95% interval. */
@@ -133,9 +154,55 @@ export interface EvaluateData {
   baselines: { name: string; mean: number; difference: number }[];
 }
 
+/** A setting's value as the spec gives it. */
+export type Scalar = string | number | boolean | null;
+
+/** One training stage's settings: the spec's hyperparameters with the recipe's defaults filled in. */
+export interface TrainStageSpec {
+  name: string;
+  kind: string;
+  /** The mix stage it trains on, and that stage's sequence length. */
+  data: string;
+  seq_len: number | null;
+  /** `previous`, a model path, or null (the train stage's model). */
+  init: string | null;
+  hparams: Record<string, Scalar>;
+}
+
+/** One training stage of the mixture as the spec asks for it. */
+export interface MixStageSpec {
+  name: string;
+  seq_len: number;
+  requested_tokens: number | 'all';
+  loss_mask: string;
+  /** Each source with its weight as written (`repeat 2`, `ratio 0.3`, `tokens 1000000`). */
+  sources: { source: string; weight: string }[];
+}
+
+/** The spec's settings a reader needs to judge a result (all from the experiment's workflow input). */
+export interface SpecData {
+  description: string;
+  train?: {
+    /** `base_model`, or `model_config` (random init). */
+    model: string | null;
+    framework: string;
+    resources: Record<string, Scalar>;
+    stages: TrainStageSpec[];
+  };
+  mix?: { tokenizer: string; seed: number; stages: MixStageSpec[] };
+  /** Evaluate settings, flattened to dotted keys. */
+  evaluate?: Record<string, Scalar>;
+  /** Other stages' settings as written, flattened to dotted keys, by stage. */
+  other: Record<string, Record<string, Scalar>>;
+}
+
 /** Everything shown for one experiment. */
 export interface ExperimentData {
   id: string;
+  /** The experiment's own run (absent in data built without Temporal). */
+  run?: RunData;
+  /** Its settings, read from the workflow's input (absent when unreadable). */
+  spec?: SpecData;
   stages: StageRow[];
   mine?: MineData;
   build?: BuildData;
@@ -156,6 +223,8 @@ export interface ArmData {
   state: string;
   eval_score: number | null;
   error: string | null;
+  /** The arm's experiment run, when Temporal has it. */
+  run?: RunData;
   /** The arm's experiment, when it completed and its result could be read. */
   experiment?: ExperimentData;
 }
@@ -167,6 +236,8 @@ export type ReportData =
       kind: 'sweep';
       id: string;
       sweep: { completed: number; reused: number; failed: number; runs: number };
+      /** The sweep's own run (absent in data built without Temporal). */
+      run?: RunData;
       arms: ArmData[];
       warnings: string[];
     };

@@ -164,9 +164,11 @@ async function trainData(
       loss_first: m?.loss_first ?? null,
       loss_last: m?.loss_last ?? null,
       curve,
+      job_id: st.jobId,
+      checkpoint: st.final_checkpoint,
     });
   }
-  return { stages };
+  return { stages, final_checkpoint: train.final_checkpoint };
 }
 
 /**

@@ -19,7 +19,7 @@ function unescape(s: string): string {
 /** Every `<td data-key data-value>` cell: key → its value (as written) and its visible text. */
 export function reportCells(html: string): Map<string, { value: string; text: string }> {
   const out = new Map<string, { value: string; text: string }>();
-  for (const m of html.matchAll(/<td data-key="([^"]*)" data-value="([^"]*)">([^<]*)<\/td>/g))
+  for (const m of html.matchAll(/<td(?: class="[^"]*")? data-key="([^"]*)" data-value="([^"]*)">([^<]*)<\/td>/g))
     out.set(unescape(m[1]!), { value: unescape(m[2]!), text: unescape(m[3]!) });
   return out;
 }

@@ -5,11 +5,12 @@ import { esc } from './svg';
 const CSS = `
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:64rem;padding:0 1rem;color:#222;line-height:1.4}
 h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #ddd}h3{font-size:1.05rem}
-table{border-collapse:collapse;margin:.6rem 0 1rem;font-size:.9rem}
+table{border-collapse:collapse;margin:.6rem 0 1rem;font-size:.9rem;display:block;overflow-x:auto;max-width:100%}
 th,td{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top}
-td[data-value]{text-align:right;font-variant-numeric:tabular-nums}
+td[data-value]{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.text{text-align:left}
 th{background:#f4f4f4}
 figure{margin:1rem 0;overflow-x:auto}svg.chart{max-width:100%;height:auto}
+table.facts th{text-align:left;font-weight:normal;color:#555}table.facts td{text-align:left}
 details{margin:1rem 0;border:1px solid #ddd;padding:.5rem 1rem}summary{cursor:pointer;font-weight:bold}
 .warn{color:#a40}
 `;
@@ -38,8 +39,11 @@ function scriptJson(v: unknown): string {
 }
 
 function htmlCell(c: Cell): string {
+  if (c.href !== undefined) return `<td><a href="${esc(c.href)}">${esc(c.text)}</a></td>`;
   if (c.key === undefined) return `<td>${esc(c.text)}</td>`;
-  return `<td data-key="${esc(c.key)}" data-value="${esc(c.value)}">${esc(c.text)}</td>`;
+  // Numbers right-aligned; keyed text (dates, states, paths) left.
+  const cls = typeof c.value === 'number' ? '' : ' class="text"';
+  return `<td${cls} data-key="${esc(c.key)}" data-value="${esc(c.value)}">${esc(c.text)}</td>`;
 }
 
 function htmlBlock(b: Block): string {
@@ -57,6 +61,12 @@ function htmlBlock(b: Block): string {
         b.rows.map((r) => `<tr>${r.map(htmlCell).join('')}</tr>`).join('\n') +
         `</tbody></table>`
       );
+    case 'facts':
+      return (
+        `<table class="facts"><tbody>` +
+        b.items.map((i) => `<tr><th>${esc(i.label)}</th>${htmlCell(i.cell)}</tr>`).join('\n') +
+        `</tbody></table>`
+      );
     case 'chart':
       return `<figure>${b.svg}</figure>`;
     case 'group':
@@ -66,7 +76,7 @@ function htmlBlock(b: Block): string {
 
 /**
  * One self-contained HTML file: inline CSS, inline SVG charts, no script but the data block, no
- * external reference. Every number in a table carries `data-key` / `data-value`; the whole
+ * external resource (the only URLs are links to the Temporal Web UI). Every number in a table carries `data-key` / `data-value`; the whole
  * ReportData is in `<script type="application/json" id="report-data">`.
  */
 export function renderHtml(d: ReportData): string {
@@ -92,6 +102,11 @@ function md(s: string): string {
     .replace(/([`*_[\]])/g, '\\$1');
 }
 
+/** A cell as Markdown: its text, or a link. */
+function mdCell(c: Cell): string {
+  return c.href === undefined ? md(c.text) : `[${md(c.text)}](${c.href.replace(/[\s()<>|]/g, encodeURIComponent)})`;
+}
+
 function mdBlock(b: Block, shift = 0): string {
   switch (b.kind) {
     case 'heading':
@@ -105,8 +120,10 @@ function mdBlock(b: Block, shift = 0): string {
       return [
         `| ${b.head.map(md).join(' | ')} |`,
         `| ${b.head.map(() => '---').join(' | ')} |`,
-        ...b.rows.map((r) => `| ${r.map((c) => md(c.text)).join(' | ')} |`),
+        ...b.rows.map((r) => `| ${r.map(mdCell).join(' | ')} |`),
       ].join('\n');
+    case 'facts':
+      return b.items.map((i) => `- ${md(i.label)}: ${mdCell(i.cell)}`).join('\n');
     case 'chart':
       return `_Chart: ${md(b.title)} (in the HTML report)._`;
     case 'group':

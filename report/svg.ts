@@ -5,6 +5,8 @@
  * exact values, so tests (and curious readers) can check the numbers a chart shows.
  */
 
+import { count, pct, si } from './format';
+
 const FONT = 'font-family="system-ui,sans-serif" font-size="12"';
 const CHAR_W = 6.6; // rough width of a 12px character, for truncating and placing labels
 
@@ -43,19 +45,6 @@ export function esc(s: unknown): string {
 /** A coordinate with at most one decimal. */
 function c(v: number): string {
   return String(Math.round(v * 10) / 10);
-}
-
-/** Compact number for axes and bar labels: 1234 → 1.23k, 0.1234 → 0.123. */
-export function compact(v: number): string {
-  const a = Math.abs(v);
-  for (const [div, suf] of [
-    [1e12, 'T'],
-    [1e9, 'G'],
-    [1e6, 'M'],
-    [1e3, 'k'],
-  ] as const)
-    if (a >= div) return `${+(v / div).toPrecision(3)}${suf}`;
-  return String(+v.toPrecision(3));
 }
 
 /** Cuts a label to `width` pixels, with an ellipsis. */
@@ -174,16 +163,16 @@ export function stackedBars(opts: {
       const w = (s.value / max) * barW;
       body.push(
         `<rect x="${c(x)}" y="${c(y)}" width="${c(Math.max(w, 0.5))}" height="${rowH}" fill="${colors.get(s.label)}" data-segment="${esc(s.label)}" data-value="${s.value}">` +
-          `<title>${esc(`${row.label} · ${s.label}: ${s.value.toLocaleString('en-US')}`)}</title></rect>`
+          `<title>${esc(`${row.label} · ${s.label}: ${count(s.value)}`)}</title></rect>`
       );
-      const text = compact(s.value);
+      const text = si(s.value);
       if (w > text.length * CHAR_W + 6)
         body.push(
           `<text x="${c(x + w / 2)}" y="${c(y + 14)}" text-anchor="middle" fill="${textOn(colors.get(s.label)!)}" pointer-events="none">${esc(text)}</text>`
         );
       x += w;
     }
-    body.push(`<text x="${c(x + 4)}" y="${c(y + 14)}">${esc(compact(totals[i]!))}</text></g>`);
+    body.push(`<text x="${c(x + 4)}" y="${c(y + 14)}">${esc(si(totals[i]!))}</text></g>`);
   });
   const legendY = top + opts.rows.length * (rowH + gap) + 14;
   const lg = legend(
@@ -237,31 +226,43 @@ function axes(
   return { svg: out.join(''), sx, sy };
 }
 
-/** Lines over a numeric x axis (loss against step), with a legend. */
+/**
+ * Lines over a numeric x axis (loss against step), with a legend. `markers` are dashed vertical
+ * lines with a label (where a training stage starts).
+ */
 export function lineChart(opts: {
   id: string;
   title: string;
   series: Series[];
   xLabel: string;
   yLabel: string;
+  markers?: { x: number; label: string }[];
   width?: number;
 }): string {
   const W = opts.width ?? 760;
   const box = { x: 64, y: 30, w: W - 84, h: 240 };
   const pts = opts.series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
-  const xs = pts.map((p) => p.x);
+  const markers = (opts.markers ?? []).filter((m) => Number.isFinite(m.x));
+  const xs = [...pts.map((p) => p.x), ...(pts.length ? markers.map((m) => m.x) : [])];
   const ys = pts.map((p) => p.y);
   const xr: [number, number] = pts.length ? [Math.min(...xs), Math.max(...xs)] : [0, 1];
   const yr: [number, number] = pts.length ? [Math.min(...ys), Math.max(...ys)] : [0, 1];
-  const ax = axes(box, xr, yr, { x: opts.xLabel, y: opts.yLabel }, { x: compact, y: compact }, true);
+  const ax = axes(box, xr, yr, { x: opts.xLabel, y: opts.yLabel }, { x: si, y: si }, true);
+  const marks = markers.map(
+    (m) =>
+      `<g class="boundary" data-x="${m.x}" data-label="${esc(m.label)}"><title>${esc(`${m.label} starts at ${opts.xLabel} ${m.x}`)}</title>` +
+      `<line x1="${c(ax.sx(m.x))}" x2="${c(ax.sx(m.x))}" y1="${c(box.y)}" y2="${c(box.y + box.h)}" stroke="#666" stroke-dasharray="4 3"/>` +
+      `<text x="${c(ax.sx(m.x) + 3)}" y="${c(box.y + 10)}" fill="#444">${esc(fit(m.label, 120))}</text></g>`
+  );
   const colors = colorMap(opts.series.map((s) => s.name));
   const lines = opts.series.map((s) => {
     const p = s.points.filter((q) => Number.isFinite(q.x) && Number.isFinite(q.y));
     const d = p.map((q, i) => `${i ? 'L' : 'M'}${c(ax.sx(q.x))} ${c(ax.sy(q.y))}`).join('');
+    const first = p[0];
     const last = p[p.length - 1];
     return (
       `<path class="series" d="${d || 'M0 0'}" fill="none" stroke="${colors.get(s.name)}" stroke-width="1.6" data-series="${esc(s.name)}" data-points="${p.length}"` +
-      `${last ? ` data-last="${last.y}"` : ''}><title>${esc(s.name)}</title></path>`
+      `${first && last ? ` data-x-first="${first.x}" data-x-last="${last.x}" data-last="${last.y}"` : ''}><title>${esc(s.name)}</title></path>`
     );
   });
   const lg = legend(
@@ -271,7 +272,7 @@ export function lineChart(opts: {
     box.w
   );
   const H = box.y + box.h + 56 + lg.height;
-  return `${svgOpen(opts.id, opts.title, W, H)}${ax.svg}${lines.join('')}${lg.svg}</svg>`;
+  return `${svgOpen(opts.id, opts.title, W, H)}${ax.svg}${marks.join('')}${lines.join('')}${lg.svg}</svg>`;
 }
 
 /** One estimate with its interval. `x` places it on a numeric axis; otherwise items are spread evenly. */
@@ -307,8 +308,8 @@ export function intervalChart(opts: {
   // Numeric x: a margin on both sides so the outermost points and their labels stay inside.
   const span = Math.max(...xs) - Math.min(...xs) || Math.abs(xs[0] ?? 1) || 1;
   const xr: [number, number] = numeric ? [Math.min(...xs) - 0.08 * span, Math.max(...xs) + 0.08 * span] : [0, 1];
-  const yfmt = opts.percent ? (v: number) => `${+(v * 100).toFixed(1)}%` : compact;
-  const ax = axes(box, xr, yr, { x: opts.xLabel ?? '', y: opts.yLabel }, { x: compact, y: yfmt }, numeric);
+  const yfmt = opts.percent ? pct : si;
+  const ax = axes(box, xr, yr, { x: opts.xLabel ?? '', y: opts.yLabel }, { x: si, y: yfmt }, numeric);
   const n = opts.items.length;
   const slot = box.w / Math.max(1, n);
   const px = (i: number) => (numeric ? ax.sx(opts.items[i]!.x!) : box.x + slot * (i + 0.5));

@@ -33,6 +33,7 @@ import {
   type EvaluateStageResult,
   INVALID_SPEC,
 } from '../contracts';
+import { mdTable, mdText, mdWorkflowLink } from './markdown';
 import { slugId, stageDoneSignal, VISIBILITY_PATCH } from './signals';
 import { buildStageWorkflow } from './build';
 import { rolloutStageWorkflow } from './rollout';
@@ -123,12 +124,30 @@ export async function experimentWorkflow(rawSpec: ExperimentSpec): Promise<Exper
   const enabled = STAGES.filter((s) => spec[s] !== undefined);
   for (const s of STAGES) progress.stages[s] = enabled.includes(s) ? 'pending' : 'skipped';
   setHandler(progressQuery, () => progress);
-  // Live details for the Web UI's "Current Details" panel (not recorded in history).
+  // The run behind each stage, linked from the details: its child, or the run the cache took it from.
+  const runs: Partial<Record<StageName, { workflowId: string; runId?: string }>> = {};
+  const headline = () => {
+    const c = progress.current;
+    if (c) return `${c} ${progress.stages[c]}`;
+    return enabled.every((s) => progress.stages[s] === 'cached' || progress.stages[s] === 'completed')
+      ? 'done'
+      : 'starting';
+  };
+  // Live details for the Web UI's "Current Details" panel, as Markdown (not recorded in history).
   const show = () =>
     setCurrentDetails(
-      ['| stage | status | workflow |', '|---|---|---|']
-        .concat(enabled.map((s) => `| ${s} | ${progress.stages[s]} | ${progress.children[s] ?? ''} |`))
-        .join('\n')
+      `**${mdText(spec.id)}**: ${headline()}\n` +
+        mdTable(
+          ['stage', 'status', 'workflow run'],
+          enabled.map((s) => {
+            const r = runs[s];
+            return [
+              s,
+              progress.stages[s] ?? '',
+              r ? mdWorkflowLink(r.workflowId, info.namespace, r.workflowId, r.runId) : '',
+            ];
+          })
+        )
     );
   show();
 
@@ -152,6 +171,7 @@ export async function experimentWorkflow(rawSpec: ExperimentSpec): Promise<Exper
     let outcome: StageOutcome;
     if (plan.hit) {
       progress.stages[stage] = 'cached';
+      runs[stage] = plan.hit.producer;
       show();
       log.info('stage reused from the step cache', { stage, producer: plan.hit.producer });
       outcome = { status: 'cached', cacheKey: plan.key, producer: plan.hit.producer, result: plan.hit.result };
@@ -173,6 +193,8 @@ export async function experimentWorkflow(rawSpec: ExperimentSpec): Promise<Exper
         };
         const common = { experimentId: spec.id, store: spec.store, prefix: plan.prefix };
         const child = await startStage(stage, spec, result, { ...options, common });
+        runs[stage] = { workflowId, runId: child.firstExecutionRunId };
+        show();
         const stageResult: unknown = await child.result();
         const producer = { workflowId, runId: child.firstExecutionRunId };
         await recordStage({ stage, key: plan.key, store: spec.store, result: stageResult, producer });
@@ -201,6 +223,7 @@ export async function experimentWorkflow(rawSpec: ExperimentSpec): Promise<Exper
     }
   }
   progress.current = null;
+  show();
   log.info('experiment finished', { experimentId: spec.id, run: info.runId });
   return result;
 }

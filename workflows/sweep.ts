@@ -31,6 +31,7 @@ import {
   INVALID_SPEC,
 } from '../contracts';
 import { experimentWorkflow } from './experiment';
+import { mdTable, mdText, mdWorkflowLink } from './markdown';
 import { slugId, stageDoneSignal } from './signals';
 
 const { priorArms } = proxyActivities<Activities>({
@@ -123,15 +124,18 @@ export async function sweepWorkflow(input: SweepSpec): Promise<SweepResult> {
   const show = () => {
     const p = progress();
     setCurrentDetails(
-      [
-        `**${p.total} arms** — ${STATES.filter((s) => p.counts[s])
-          .map((s) => `${s} ${p.counts[s]}`)
-          .join(', ')}`,
-        '',
-        '| arm | name | state | score |',
-        '|---|---|---|---|',
-        ...arms.map((a) => `| ${a.id} | ${a.name} | ${a.state} | ${a.eval_score ?? ''} |`),
-      ].join('\n')
+      `**${p.total} arms** — ${STATES.filter((s) => p.counts[s])
+        .map((s) => `${s} ${p.counts[s]}`)
+        .join(', ')}\n` +
+        mdTable(
+          ['arm', 'name', 'state', 'score'],
+          arms.map((a) => [
+            mdWorkflowLink(a.id, info.namespace, a.id),
+            mdText(a.name),
+            a.state,
+            a.eval_score === undefined ? '' : `${(a.eval_score * 100).toFixed(1)}%`,
+          ])
+        )
     );
   };
 

@@ -2,8 +2,10 @@ import {
   ActivityCancellationType,
   ApplicationFailure,
   CancellationScope,
+  continueAsNew,
   defineQuery,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -14,13 +16,26 @@ import {
   INVALID_SPEC,
   TASK_QUEUES,
   TrainConfig,
+  nextReportAfterS,
   parseInput,
   type ArtifactRef,
+  type TrainLiveMetrics,
   type SlurmJobState,
   type StoreConfig,
   type TrainStageOutcome,
   type TrainStageResult,
 } from '../contracts';
+import { describeTrainStage, liveElapsed, type TrainProgress, type TrainStageProgress } from './train-progress';
+
+export type { TrainProgress, TrainStageProgress } from './train-progress';
+
+/**
+ * Marks runs that may continue as new while a job runs (the monitor reports every few seconds
+ * to a minute, so a multi-day job would otherwise outgrow its history).
+ */
+export const TRAIN_CONTINUE_PATCH = 'train-live-progress-continue-v1';
+/** History length past which a train run continues as new between two reports. */
+const HISTORY_EVENTS_LIMIT = 4000;
 
 // --- Activities ---
 
@@ -52,23 +67,23 @@ export interface TrainStageInput {
   prefix: string;
   /** The mix stage's manifests by mix stage name (what `stages[].data` names). */
   manifests: Record<string, ArtifactRef>;
+  /** Set by continue-as-new: where the previous run was, monitoring a running job. */
+  resume?: TrainResume;
+  /** Tests: continue as new after this many monitor reports in one run. */
+  continueAsNewAfterReports?: number;
 }
 
-/** Live state of one training stage. */
-export interface TrainStageProgress {
-  name: string;
-  /** WAITING before submission, then the Slurm state. */
-  state: SlurmJobState | 'WAITING';
-  jobId: string | null;
-  elapsed: number;
-  logTail: string[];
-}
+type SubmittedJob = Awaited<ReturnType<Activities['submitJob']>>;
 
-/** Live progress of the train stage. */
-export interface TrainProgress {
-  stages: TrainStageProgress[];
-  /** Index of the running stage, null before the first and after the last. */
-  current: number | null;
+/** The state a continued run picks up: finished stages, and the job of the running one. */
+export interface TrainResume {
+  stageIndex: number;
+  job: SubmittedJob;
+  outcomes: TrainStageOutcome[];
+  previous: string;
+  progress: TrainProgress;
+  lastState: SlurmJobState;
+  reportAfterS: number;
 }
 
 export const trainProgressQuery = defineQuery<TrainProgress>('progress');
@@ -78,20 +93,41 @@ export const trainProgressQuery = defineQuery<TrainProgress>('progress');
  * slurm task queue, in order; a stage with `init: previous` starts from the previous stage's
  * final checkpoint. The job id lands in history at submission, so retries and worker restarts
  * re-attach instead of resubmitting. Cancelling the workflow `scancel`s the running job.
+ *
+ * Live progress: the monitor activity returns on every job state change, and between changes
+ * after `poll.report_initial_s` doubling up to `poll.report_every_s`, with the elapsed time,
+ * log tail and the trainer's latest metrics; each return updates the `progress` query and the
+ * Web UI's current details. A long job's run continues as new when its history grows large.
  */
 export async function trainStageWorkflow(input: TrainStageInput): Promise<TrainStageResult> {
   const config = parseInput(TrainConfig, input.config, 'train config');
   const { monitorJob } = slurmWait(config.poll.heartbeat_timeout_s);
-  const progress: TrainProgress = {
-    stages: config.stages.map((s) => ({ name: s.name, state: 'WAITING', jobId: null, elapsed: 0, logTail: [] })),
+  const resume = input.resume;
+  const progress: TrainProgress = resume?.progress ?? {
+    stages: config.stages.map((s) => ({
+      name: s.name,
+      state: 'WAITING',
+      jobId: null,
+      elapsed: 0,
+      logTail: [],
+      updatedAt: null,
+      runningSince: null,
+      metrics: null,
+    })),
     current: null,
   };
-  setHandler(trainProgressQuery, () => progress);
+  // Elapsed counted on in workflow time (the time of the last workflow task) while a job runs.
+  setHandler(trainProgressQuery, () => ({
+    ...progress,
+    stages: progress.stages.map((s) => ({ ...s, elapsed: liveElapsed(s, Date.now()) })),
+  }));
   const workflowId = workflowInfo().workflowId;
-  const outcomes: TrainStageOutcome[] = [];
-  let previous = config.base_model ?? '';
+  const outcomes: TrainStageOutcome[] = [...(resume?.outcomes ?? [])];
+  let previous = resume?.previous ?? config.base_model ?? '';
+  let reportsThisRun = 0;
 
   for (const [i, stage] of config.stages.entries()) {
+    if (resume && i < resume.stageIndex) continue;
     const manifest = input.manifests[stage.data];
     if (!manifest) {
       throw ApplicationFailure.create({
@@ -111,28 +147,57 @@ export async function trainStageWorkflow(input: TrainStageInput): Promise<TrainS
       prefix: input.prefix,
       stage: stage.name,
     };
-    const job = await slurmCtl.submitJob({ ...base, manifest, initModel });
-    p.jobId = job.jobId;
-    p.state = 'PENDING';
-    setCurrentDetails(`**${stage.name}**: Slurm job ${job.jobId} submitted`);
-    let lastState: SlurmJobState | undefined;
+    const resumed = resume?.stageIndex === i ? resume : undefined;
+    const job = resumed?.job ?? (await slurmCtl.submitJob({ ...base, manifest, initModel }));
+    if (!resumed) {
+      p.jobId = job.jobId;
+      p.state = 'PENDING';
+      setCurrentDetails(`**${stage.name}**: Slurm job ${job.jobId} submitted`);
+    } else setCurrentDetails(`**train** ${i + 1}/${config.stages.length}: ${describeTrainStage(p, Date.now())}`);
+    // The monitor returns at once when the state differs from lastState, else after reportAfterS.
+    let lastState: SlurmJobState = resumed?.lastState ?? 'PENDING';
+    let reportAfterS = resumed?.reportAfterS ?? nextReportAfterS(config.poll, null);
     try {
       for (;;) {
-        const r = await monitorJob({ ...base, jobId: job.jobId, ...(lastState ? { lastState } : {}) });
+        const r = await monitorJob({ ...base, jobId: job.jobId, lastState, reportAfterS });
+        const now = Date.now();
+        reportAfterS = nextReportAfterS(config.poll, r.state === lastState ? reportAfterS : null);
         lastState = r.state;
-        Object.assign(p, { state: r.state, elapsed: r.elapsed, logTail: r.logTail });
+        Object.assign(p, {
+          state: r.state,
+          elapsed: r.elapsed,
+          logTail: r.logTail,
+          updatedAt: now,
+          runningSince: r.state === 'RUNNING' ? now - r.elapsed * 1000 : null,
+          metrics: mergeMetrics(p.metrics, r.metrics),
+        } satisfies Partial<TrainStageProgress>);
         setCurrentDetails(
-          `**${stage.name}** (${i + 1}/${config.stages.length}): job ${r.jobId} ${r.state}, ${r.elapsed}s\n\n` +
+          `**train** ${i + 1}/${config.stages.length}: ${describeTrainStage(p, now, { withJob: true })}\n\n` +
+            `_as of ${new Date(now).toISOString().slice(11, 19)} UTC_\n\n` +
             '```\n' +
             r.logTail.slice(-10).join('\n') +
             '\n```'
         );
         if (r.done) break;
+        reportsThisRun++;
+        const info = workflowInfo();
+        const tooLong =
+          info.continueAsNewSuggested ||
+          info.historyLength > HISTORY_EVENTS_LIMIT ||
+          (input.continueAsNewAfterReports !== undefined && reportsThisRun >= input.continueAsNewAfterReports);
+        if (tooLong && patched(TRAIN_CONTINUE_PATCH)) {
+          await continueAsNew<typeof trainStageWorkflow>({
+            ...input,
+            config,
+            resume: { stageIndex: i, job, outcomes, previous, progress, lastState, reportAfterS },
+          });
+        }
       }
     } catch (err) {
       if (isCancellation(err)) {
         await CancellationScope.nonCancellable(() => slurmCtl.cancelJob({ ...base, jobId: job.jobId }));
         p.state = 'CANCELLED';
+        p.runningSince = null;
       }
       throw err;
     }
@@ -157,4 +222,13 @@ export async function trainStageWorkflow(input: TrainStageInput): Promise<TrainS
   progress.current = null;
   setCurrentDetails(`train: ${outcomes.length} stage(s) done; final checkpoint ${previous}`);
   return { stages: outcomes, final_checkpoint: previous };
+}
+
+/** The new metrics, keeping the total step count once the trainer's start line left the tail. */
+function mergeMetrics(
+  old: TrainLiveMetrics | null,
+  next: TrainLiveMetrics | null | undefined
+): TrainLiveMetrics | null {
+  if (!next) return old;
+  return { ...next, total_steps: next.total_steps ?? old?.total_steps ?? null };
 }

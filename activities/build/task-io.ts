@@ -1,4 +1,5 @@
 import { InstallConfig, LogParserName, TaskRecord } from '../../contracts/task';
+import { SWEBENCH_PARSER_FAMILIES, parserFamily } from '../grading/parsers/registry';
 
 /** One problem found while reading task records: where it is and what is wrong. */
 export interface TaskProblem {
@@ -107,20 +108,11 @@ export type NormalizedInstallConfig =
   { ok: true; config: InstallConfig; notes: string[] } | { ok: false; problems: InstallConfigProblem[] };
 
 /**
- * SWE-bench / SWE-rebench log-parser names (with or without the `parse_log_` prefix) and the
- * parser of ours that reads the same output. matplotlib's and seaborn's parsers are pytest
- * variants; sympy's `bin/test` format has no counterpart and is rejected.
+ * SWE-bench / SWE-rebench log-parser names (with or without the `parse_log_` prefix) and the parser
+ * family of ours that reads the same output exactly (swebench 5.0.2's Python `PARSER_REGISTRY`:
+ * `parse_log_astropy` is `pytest_v2`, `parse_log_requests` is `pytest_options`, …).
  */
-export const LOG_PARSER_ALIASES: Readonly<Record<string, LogParserName>> = {
-  pytest: 'pytest',
-  pytest_options: 'pytest',
-  pytest_v2: 'pytest',
-  matplotlib: 'pytest',
-  seaborn: 'pytest',
-  unittest: 'unittest',
-  django: 'django',
-  junit: 'junit',
-};
+export const LOG_PARSER_ALIASES: Readonly<Record<string, LogParserName>> = SWEBENCH_PARSER_FAMILIES;
 
 /** Keys SWE-bench / SWE-rebench specs may carry that have no counterpart here; ignored with a note. */
 const IGNORED_KEYS = new Set([
@@ -140,8 +132,8 @@ const IGNORED_KEYS = new Set([
  * - `test_cmd`: string, or a list joined with spaces;
  * - `packages`: `"requirements.txt"` (any `*.txt`) is added to `reqs_path`; a space-separated
  *   package list goes to `pip_packages`; conda `environment.yml` is rejected;
- * - `log_parser`: `parse_log_pytest` → `pytest`, `parse_log_unittest` → `unittest`,
- *   `parse_log_django` → `django`, … (see {@link LOG_PARSER_ALIASES}); others are rejected;
+ * - `log_parser`: `parse_log_pytest` → `pytest`, `parse_log_sympy` → `sympy`, `parse_log_astropy` →
+ *   `pytest_v2`, … (see {@link LOG_PARSER_ALIASES}); others are rejected;
  * - `python`: `"3.9"`, `"3.9.7"` (patch dropped) or the number 3.9;
  * - `env_vars`: `null` or an object whose scalar values become strings.
  *
@@ -276,8 +268,7 @@ const KNOWN_KEYS = new Set([
 export function normalizeLogParser(name: unknown): { value: LogParserName } | { error: string } {
   if (name == null) return { error: 'required field is missing' };
   if (typeof name !== 'string') return { error: `expected a parser name, got ${describe(name)}` };
-  const key = name.trim().replace(/^parse_log_/, '');
-  const value = LOG_PARSER_ALIASES[key];
+  const value = parserFamily(name);
   if (value) return { value };
   const known = Object.keys(LOG_PARSER_ALIASES)
     .map((k) => `parse_log_${k}`)

@@ -8,7 +8,7 @@ import {
   type TaskRecord,
   type TestStatusMap,
 } from '../../contracts';
-import { deriveTask, judgeLog, runTaskTests } from '../grading';
+import { deriveTask, judgeLog, officialTestStatuses, runTaskTests } from '../grading';
 import { buildEnvImage, buildInstanceImage, ensureBaseImage, ImageBuildError } from './docker';
 import type { RepoView } from './heuristics';
 import { resolveRecipe } from './recipe';
@@ -284,7 +284,8 @@ async function validateWith(
         const phase = withGold ? 'after' : 'before';
         return fail(verdictReason(verdict.reason), `${verdict.reason} (run ${run}, ${phase} the gold patch)`, r.output);
       }
-      (withGold ? after : before).push(verdict.statuses);
+      // Keyed as swebench's parser keys them, so the derived lists are what official grading looks up.
+      (withGold ? after : before).push(officialTestStatuses(cfg.log_parser, r));
     }
   }
   const derived = deriveTask(before, after);

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import type { EvalTask, GradedInstance, GradeTimings } from '../../contracts/evaluate';
-import { gradeInstance, judgeLog, runTaskTests, type TestRunTimings } from '../grading';
+import { gradeRun, patchApplied, runTaskTests, type TestRunTimings } from '../grading';
 import { isEmptyPatch } from './predictions';
 import { classify } from './reports';
 import { imageTag } from './tasks';
@@ -44,8 +44,8 @@ export async function resolveImageId(docker: Docker, tag: string): Promise<strin
 /**
  * Grades one non-empty patch in a fresh container of the task's image (no network, resource
  * limits): SWE-bench's apply fall-through, test files the patch touches reset to the base, the
- * test patch applied, the tests run; then the SWE-bench 5.0 verdict (skipped F2P fails, exit code
- * cross-checked, a suite that did not run is an error). A container that cannot be started or
+ * test patch applied, the tests run; then swebench 5.0.2's verdict ({@link gradeRun}: official
+ * parser, `get_logs_eval`, `get_eval_tests_report`) with bottega's strict check beside it. A container that cannot be started or
  * fails under the run is an infra failure, not a verdict.
  */
 export async function gradePatch(
@@ -69,10 +69,8 @@ export async function gradePatch(
     return infraFailureResult(id, 'container_failed', (e as Error).message);
   }
   const p0 = performance.now();
-  const verdict = judgeLog(cfg.log_parser, log);
-  const applied = verdict.reason !== 'patch_apply_failed';
-  const report = gradeInstance({ task, patch, applied, log, parser: cfg.log_parser });
-  const { outcome, reason } = classify(report, verdict);
+  const { report, official } = gradeRun({ task, patch, applied: patchApplied(log), log, parser: cfg.log_parser });
+  const { outcome, reason } = classify(report, { valid: official.found, reason: official.reason });
   const parseMs = performance.now() - p0;
   const timings: GradeTimings = {
     container_start_ms: split?.containerStartMs ?? 0,

@@ -1,12 +1,16 @@
 import type { EvalOutcome, EvalRunReport, GradedInstance } from '../../contracts/evaluate';
 import type { InstanceReport, LogVerdict } from '../../contracts/grading';
 
-/** Log verdicts that give no trustworthy answer about the patch: the instance is an error. */
+/**
+ * Reasons a log is not found that give no trustworthy answer about the patch: the instance is an
+ * error (a timeout or a crashing parser is one for the official harness too).
+ */
 export const ERROR_REASONS: ReadonlySet<string> = new Set([
   'test_patch_apply_failed',
   'tests_timed_out',
   'no_tests_ran',
   'no_tests_collected',
+  'parser_crashed',
 ]);
 
 /** SWE-bench 5.0's ambiguous tier: advisory labels on graded instances. */
@@ -17,19 +21,28 @@ export const AMBIGUOUS_LABELS: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Where a graded run lands. Not applied → unresolved (`patch_apply_failed`); a verdict in
- * {@link ERROR_REASONS} → error; resolved → resolved; otherwise unresolved, with the log's
- * rejection (`exit_code_mismatch`, `missing_module`), the report's advisory label, or `tests_failed`.
+ * Where a graded run lands, from the official verdict (`verdict` is `get_logs_eval`'s found flag and
+ * reason). Not applied → unresolved (`patch_apply_failed`); a log not found for a reason in
+ * {@link ERROR_REASONS} → error; resolved → resolved; otherwise unresolved, with the reason the log
+ * was not found (`exit_code_mismatch`, `no_tests_ran`, …), the report's advisory label, or `tests_failed`.
  */
 export function classify(
   report: InstanceReport,
   verdict: Pick<LogVerdict, 'valid' | 'reason'>
 ): { outcome: EvalOutcome; reason: string | null } {
-  if (!report.patch_successfully_applied) return { outcome: 'unresolved', reason: 'patch_apply_failed' };
-  if (!verdict.valid && verdict.reason && ERROR_REASONS.has(verdict.reason))
-    return { outcome: 'error', reason: verdict.reason };
+  if (!verdict.valid) {
+    const reason = verdict.reason ?? 'invalid_log';
+    if (reason === 'patch_apply_failed') return { outcome: 'unresolved', reason };
+    if (ERROR_REASONS.has(reason)) return { outcome: 'error', reason };
+    return { outcome: 'unresolved', reason: report.infra_failure ?? reason };
+  }
   if (report.resolved) return { outcome: 'resolved', reason: null };
-  return { outcome: 'unresolved', reason: verdict.reason ?? report.infra_failure ?? 'tests_failed' };
+  return { outcome: 'unresolved', reason: report.infra_failure ?? 'tests_failed' };
+}
+
+/** True when bottega's strict check reached another verdict than the official one. */
+export function strictDisagrees(r: GradedInstance): boolean {
+  return !!r.report?.strict && r.report.strict.resolved !== r.report.resolved;
 }
 
 /** SWE-bench's `report.json` body: `{ "<instance_id>": report }`. */
@@ -56,6 +69,8 @@ const sorted = (xs: Iterable<string>) => [...xs].sort();
  * incomplete; each submitted one in exactly one of resolved, unresolved, empty_patch, error and
  * infra_failure; completed = resolved + unresolved (those with a `report.json`). Ambiguous-tier
  * labels are advisory: those ids stay in their bucket and are also listed in `ambiguous_failure_ids`.
+ * `strict_disagreements` (an extra key) lists the instances whose strict check reached the other
+ * verdict, with its reasons; the counts above are the official verdict's.
  */
 export function buildRunReport(input: RunReportInput): EvalRunReport {
   const ids: Record<EvalOutcome, string[]> = {
@@ -80,6 +95,7 @@ export function buildRunReport(input: RunReportInput): EvalRunReport {
     if (label && AMBIGUOUS_LABELS.has(label)) ambiguous.push(id);
   }
   const submitted = sorted(input.results.keys());
+  const strictIds = submitted.filter((id) => strictDisagrees(input.results.get(id)!));
   const completed = sorted([...ids.resolved, ...ids.unresolved]);
   return {
     total_instances: input.taskIds.length,
@@ -104,6 +120,11 @@ export function buildRunReport(input: RunReportInput): EvalRunReport {
     failure_reasons: reasons,
     unstopped_containers: [],
     unremoved_images: [],
+    strict_disagreements: {
+      count: strictIds.length,
+      ids: strictIds,
+      reasons: Object.fromEntries(strictIds.map((id) => [id, input.results.get(id)!.report!.strict!.reasons])),
+    },
     cache: input.cache,
     schema_version: 2,
   };

@@ -44,15 +44,21 @@ const jsonl = (text: string) => text.split('\n').filter((l) => l.trim());
 
 /**
  * A graded instance from the rollout's own grading of its final patch. The rollout graded it with
- * the grading core (SWE-bench 5.0 rules, fresh container, test-file edits reverted); the log
- * verdict's reason travels in `report.infra_failure`, so an invalid run (`test_patch_apply_failed`,
- * `tests_timed_out`, `no_tests_collected`) is an error and anything else unresolved is unresolved.
+ * the grading core (swebench 5.0.2's verdict plus the strict check, fresh container, test-file edits
+ * reverted); a log the official grading did not find has `patch_successfully_applied: false` and its
+ * reason in `report.infra_failure` (none: the patch did not apply), so `test_patch_apply_failed`,
+ * `tests_timed_out` or `no_tests_collected` is an error and anything else unresolved is unresolved.
+ * Reports made before the official verdict marked an invalid log only by its label; both are read.
  */
 export function gradedFromTrajectory(t: Trajectory): GradedInstance {
   if (isEmptyPatch(t.final_patch)) return emptyPatchResult(t.instance_id);
   if (!t.report) return infraFailureResult(t.instance_id, 'not_graded', `rollout exit ${t.exit_reason}`);
   const label = t.report.infra_failure;
-  const verdict = label && ERROR_REASONS.has(label) ? { valid: false, reason: label } : { valid: true, reason: null };
+  const verdict = !t.report.patch_successfully_applied
+    ? { valid: false, reason: label ?? 'patch_apply_failed' }
+    : label && ERROR_REASONS.has(label)
+      ? { valid: false, reason: label }
+      : { valid: true, reason: null };
   const { outcome, reason } = classify(t.report, verdict);
   return { instance_id: t.instance_id, outcome, reason, report: t.report, log: '', timings: null };
 }
@@ -138,7 +144,12 @@ export function createEvaluateStageActivities(deps: EvaluateStageDeps) {
         trajectories: await store.put(`${dir}/trajectories.jsonl`, lines(texts)),
       };
       loggerFor({ experimentId: raw.experimentId, stage: 'evaluate', activity: 'recordEvaluationRun' }).info(
-        { run: raw.run, resolved: report.resolved_instances, total: report.total_instances },
+        {
+          run: raw.run,
+          resolved: report.resolved_instances,
+          total: report.total_instances,
+          strict_disagreements: report.strict_disagreements.count,
+        },
         'run graded'
       );
       return EvaluateRun.parse({
@@ -152,6 +163,7 @@ export function createEvaluateStageActivities(deps: EvaluateStageDeps) {
         error: report.error_instances,
         resolved_rate: report.total_instances ? report.resolved_instances / report.total_instances : 0,
         resolved_ids: report.resolved_ids,
+        strict_disagreement_ids: report.strict_disagreements.ids,
         exits,
         artifacts,
       });

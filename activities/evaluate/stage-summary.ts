@@ -3,19 +3,26 @@ import type { EvaluateRun, EvaluateSummary } from '../../contracts';
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const signedPct = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)} pp`;
 
-/** The evaluation's short Markdown report: runs, mean, intervals (with their methods), baselines. */
+/**
+ * The evaluation's short Markdown report: runs (with how many verdicts bottega's strict check would
+ * change, beside the official score), mean, intervals (with their methods), baselines.
+ */
 export function summaryMarkdown(s: EvaluateSummary, runs: readonly EvaluateRun[]): string {
   const lines = [
     `# Evaluation: ${s.model}`,
     '',
     `Policy \`${s.policy}\`, ${s.tasks} task(s), ${s.runs} run(s) (seeds ${s.seeds.join(', ')}).`,
     '',
-    '| run | seed | resolved | empty patch | error | resolved rate |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| run | seed | resolved | empty patch | error | resolved rate | strict disagreements |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...runs.map(
       (r) =>
-        `| ${r.run} | ${r.seed} | ${r.resolved}/${r.total} | ${r.empty_patch} | ${r.error} | ${pct(r.resolved_rate)} |`
+        `| ${r.run} | ${r.seed} | ${r.resolved}/${r.total} | ${r.empty_patch} | ${r.error} | ${pct(r.resolved_rate)} | ${r.strict_disagreement_ids.length} |`
     ),
+    '',
+    "Scores are swebench 5.0.2's verdicts; strict disagreements count instances where bottega's strict check",
+    '(forged exit-code lines, progress-line statuses, unittest outcomes, …) reached the other verdict (see each',
+    "run report's `strict_disagreements`).",
     '',
     `**Pass@1 (mean over runs): ${pct(s.mean)}**`,
     '',

@@ -1,9 +1,10 @@
-import type { InstanceReport, RunLog, TestOutcomes } from '../../contracts/grading';
+import type { InstanceReport, RunLog } from '../../contracts/grading';
 import type { LogParserName } from '../../contracts/task';
+import { APPLY_PATCH_FAIL } from './eval-script';
 import { infraLabel } from './infra-labels';
-import { matchTest } from './match-test';
-import { isPass } from './parsers/common';
-import { judgeLog } from './verdict';
+import { logLines } from './parsers/common';
+import { type OfficialLogEval, officialLogsEval, officialTestsReport, resolutionStatus } from './official';
+import { strictCheck } from './strict';
 
 /** Inputs of {@link gradeInstance}. */
 export interface GradeInput {
@@ -18,58 +19,70 @@ export interface GradeInput {
   parser: LogParserName;
 }
 
-const none = (): TestOutcomes => ({ success: [], failure: [] });
+/** A graded run: the report and the official log decision behind it. */
+export interface GradedRun {
+  report: InstanceReport;
+  official: OfficialLogEval;
+}
 
-/** Labels that are SWE-bench 5.0 infra / ambiguous tiers or log rejections, carried as `infra_failure`. */
-function verdictLabel(reason: string): string {
-  return reason === 'no_tests_ran' ? 'no_tests_collected' : reason;
+const none = () => ({ success: [] as string[], failure: [] as string[] });
+const NOTHING_COLLECTED = /\bcollected 0 items\b|\/ 0 selected\b|\bno tests ran\b|^Ran 0 tests\b/im;
+
+/** The `infra_failure` label of a log the official grading did not find: its reason, refined. */
+function notFoundLabel(official: OfficialLogEval, output: string): string | null {
+  const reason = official.reason ?? 'invalid_log';
+  if (reason === 'patch_apply_failed') return null;
+  if (reason !== 'no_tests_ran') return reason;
+  if (NOTHING_COLLECTED.test(output)) return 'no_tests_collected';
+  return /ModuleNotFoundError: No module named|ImportError/.test(output) ? 'missing_module' : 'no_tests_collected';
 }
 
 /**
- * Grades one instance like SWE-bench 5.0. Resolved iff every FAIL_TO_PASS test passes (PASSED or
- * XFAIL; skipped or missing fails) and every PASS_TO_PASS test passes or is skipped (a skip is no
- * regression); empty lists are satisfied. A None/empty patch or one that did not apply is not
- * resolved and has empty test lists. An invalid log is not resolved, reports every task test as a
- * failure and carries its reason as `infra_failure` (`no_tests_ran` is reported as
- * `no_tests_collected`); an unresolved valid run may carry an advisory label (`missing_module`, …).
+ * Grades one run exactly as swebench 5.0.2's `get_eval_report` does: a None patch is not graded
+ * (`patch_is_None`); a patch that did not apply, or a log `get_logs_eval` does not find (bad-code
+ * marker, no start/end markers, nothing parsed and no `SUITE_RAN`, first exit-code line non-zero
+ * with no FAILED/ERROR, timed out), is not resolved and `patch_successfully_applied` stays false;
+ * otherwise `get_eval_tests_report` and `get_resolution_status` decide (resolved iff RESOLVED_FULL).
+ * bottega additions, which never change `resolved`: `tests_status` is always present (a log not
+ * found lists every task test as a failure), FAIL_TO_FAIL/PASS_TO_FAIL are computed when given,
+ * `infra_failure` carries a label (the not-found reason, or an advisory tier label of an unresolved
+ * run), and `strict` holds bottega's strict check ({@link strictCheck}).
  */
-export function gradeInstance(input: GradeInput): InstanceReport {
+export function gradeRun(input: GradeInput): GradedRun {
   const { task, patch, log } = input;
   const report: InstanceReport = {
     patch_is_None: patch === null,
-    patch_exists: patch !== null && patch.trim() !== '',
+    patch_exists: patch !== null,
     patch_successfully_applied: false,
     resolved: false,
     infra_failure: null,
     tests_status: { FAIL_TO_PASS: none(), PASS_TO_PASS: none(), FAIL_TO_FAIL: none(), PASS_TO_FAIL: none() },
   };
-  if (!report.patch_exists || !input.applied) return report;
-  const verdict = judgeLog(input.parser, log);
-  if (verdict.reason === 'patch_apply_failed') return report;
-  report.patch_successfully_applied = true;
-  const lists = {
-    FAIL_TO_PASS: task.FAIL_TO_PASS,
-    PASS_TO_PASS: task.PASS_TO_PASS,
-    FAIL_TO_FAIL: task.FAIL_TO_FAIL ?? [],
-    PASS_TO_FAIL: task.PASS_TO_FAIL ?? [],
-  };
-  if (!verdict.valid) {
+  const official: OfficialLogEval =
+    patch !== null && input.applied
+      ? officialLogsEval(input.parser, log)
+      : { statuses: {}, found: false, reason: patch === null ? 'patch_is_none' : 'patch_apply_failed', parsed: {} };
+  if (patch !== null && official.found) {
+    report.patch_successfully_applied = true;
+    report.tests_status = officialTestsReport(official.statuses, task);
+    report.resolved = resolutionStatus(report.tests_status) === 'RESOLVED_FULL';
+    if (!report.resolved) report.infra_failure = infraLabel(log.output, log.exitCode);
+  } else if (patch !== null && input.applied) {
     for (const key of ['FAIL_TO_PASS', 'PASS_TO_PASS', 'FAIL_TO_FAIL', 'PASS_TO_FAIL'] as const) {
-      report.tests_status[key].failure = [...lists[key]];
+      report.tests_status[key].failure = [...(task[key] ?? [])];
     }
-    report.infra_failure = verdictLabel(verdict.reason ?? 'invalid_log');
-    return report;
+    report.infra_failure = notFoundLabel(official, log.output);
   }
-  for (const key of ['FAIL_TO_PASS', 'PASS_TO_PASS', 'FAIL_TO_FAIL', 'PASS_TO_FAIL'] as const) {
-    const skipOk = key === 'PASS_TO_PASS';
-    for (const id of lists[key]) {
-      const status = matchTest(id, verdict.statuses);
-      const ok = isPass(status) || (skipOk && status === 'SKIPPED');
-      report.tests_status[key][ok ? 'success' : 'failure'].push(id);
-    }
-  }
-  report.resolved =
-    report.tests_status.FAIL_TO_PASS.failure.length === 0 && report.tests_status.PASS_TO_PASS.failure.length === 0;
-  if (!report.resolved) report.infra_failure = infraLabel(log.output, log.exitCode);
-  return report;
+  report.strict = strictCheck(input, official, report);
+  return { report, official };
+}
+
+/** Whether the candidate patch applied: the apply script's {@link APPLY_PATCH_FAIL} line is absent. */
+export function patchApplied(log: RunLog): boolean {
+  return !logLines(log.output).some((l) => l.trim() === APPLY_PATCH_FAIL);
+}
+
+/** The per-instance report of {@link gradeRun}. */
+export function gradeInstance(input: GradeInput): InstanceReport {
+  return gradeRun(input).report;
 }

@@ -1,9 +1,14 @@
-/** The grading core: log parsers, eval/apply scripts, log verdicts, task derivation and grading. */
+/**
+ * The grading core: log parsers (swebench 5.0.2's, ported exactly, and bottega's strict readings),
+ * eval/apply scripts, the official verdict, the strict check, task derivation.
+ */
 export * from './derive';
 export * from './eval-script';
 export * from './grade';
 export * from './infra-labels';
 export * from './match-test';
+export * from './official';
 export * from './parsers/index';
+export { strictCheck } from './strict';
 export { judgeLog, testExitCode, testSection } from './verdict';
 export { runTaskTests, type TestRunOptions, type TestRunTask, type TestRunTimings } from './run-tests';

@@ -1,6 +1,9 @@
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, writeFile } from 'node:fs/promises';
 import type { ClusterFiles } from './backend';
 import type { CommandRunner } from './runner';
+
+/** Bytes read from the end of a file for a tail. */
+const TAIL_BYTES = 256 * 1024;
 
 /** The cluster's shared filesystem is mounted here (local CLI, or slurmrestd beside the worker). */
 export function localFiles(): ClusterFiles {
@@ -14,8 +17,25 @@ export function localFiles(): ClusterFiles {
       }
     },
     async tail(path, lines) {
-      const text = await this.read(path);
-      return text === null ? [] : lastLines(text, lines);
+      // Only the end of the file: a multi-day job's log or metrics run to many megabytes.
+      let f;
+      try {
+        f = await open(path, 'r');
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw e;
+      }
+      try {
+        const { size } = await f.stat();
+        const length = Math.min(size, TAIL_BYTES);
+        const buf = Buffer.alloc(length);
+        await f.read(buf, 0, length, size - length);
+        const text = buf.toString('utf8');
+        // Started mid-file: the first line is likely cut.
+        return lastLines(length < size ? text.slice(text.indexOf('\n') + 1) : text, lines);
+      } finally {
+        await f.close();
+      }
     },
     async write(path, text) {
       await writeFile(path, text);

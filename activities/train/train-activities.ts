@@ -18,6 +18,8 @@ import { referenceTrainerConfig } from './reference-trainer';
 import { loggerFor } from '../logger';
 import { openStore } from '../store/artifact-store';
 import type { JobInfo, SlurmBackend } from './backend';
+import { liveMetrics, METRICS_TAIL_LINES } from './live-metrics';
+import type { JobPoller } from './poller';
 import { BackendRegistry } from './backends';
 import { exitCodePath, jobName, jobPaths, logPath, type JobPaths } from './paths';
 import { renderJobScript } from './sbatch';
@@ -171,16 +173,23 @@ export function createTrainActivities(deps: TrainDeps) {
     },
 
     /**
-     * Waits for a job to end, heartbeating `{stage, jobId, state, elapsed, logTail}` after every
-     * poll (polls are batched across monitors). A retry after worker loss re-attaches to the same
+     * Waits for a job to end, heartbeating `{stage, jobId, state, elapsed, logTail, metrics}`
+     * (polls are batched across monitors). A retry after worker loss re-attaches to the same
      * job (from the input, the last heartbeat, or the job name). REQUEUED, PREEMPTED and PENDING
      * are waited through. COMPLETED returns; any other end is a typed non-retryable failure with
      * the log tail. Cancelled by the workflow: the job is scancel'ed. Worker shutdown or timeout:
-     * the job is left running for the next attempt (so it is when the activity is paused). While
-     * the job is active it returns every `poll.report_every_s` with `done: false`, so the
-     * workflow can publish the state.
+     * the job is left running for the next attempt (so it is when the activity is paused).
+     *
+     * While the job is active it returns with `done: false` as soon as its state differs from
+     * `lastState` (what the workflow shows), and otherwise after `reportAfterS` (default
+     * `poll.report_every_s`) with the elapsed time, log tail and the trainer's latest metrics,
+     * so the workflow can publish them. Every `poll.initial_s` it also looks at the job's files:
+     * the exit-code file appearing (the job is ending), or the log growing while the job is not
+     * RUNNING (it is starting), makes the poller ask `squeue` at once.
      */
-    async monitorJob(raw: TrainJobInput & { jobId?: string; lastState?: SlurmJobState }): Promise<TrainJobProgress> {
+    async monitorJob(
+      raw: TrainJobInput & { jobId?: string; lastState?: SlurmJobState; reportAfterS?: number }
+    ): Promise<TrainJobProgress> {
       const started = Date.now();
       const { config, stage, backend, paths, name } = prepare(raw);
       const ctx = Context.current();
@@ -191,49 +200,94 @@ export function createTrainActivities(deps: TrainDeps) {
         jobId = found[0]?.jobId;
         if (!jobId) throw new Error(`no job named ${name} to monitor`);
       }
+      const id = jobId;
       const log = loggerFor({ experimentId: raw.experimentId, stage: 'train', activity: 'monitorJob', jobId });
       if (prev?.jobId) log.info({ state: prev.state }, 're-attached to the job');
       const poller = registry.poller(config.cluster, config.poll);
+      // What the workflow shows: a different state is reported at once.
+      const shown: SlurmJobState = raw.lastState ?? 'PENDING';
+      const reportAt = started + (raw.reportAfterS ?? config.poll.report_every_s) * 1000;
       const progress: TrainJobProgress = {
         stage: stage.name,
         jobId,
-        state: prev?.state ?? raw.lastState ?? 'PENDING',
+        state: prev?.state ?? shown,
         elapsed: prev?.elapsed ?? 0,
         logTail: [],
         done: false,
+        metrics: prev?.metrics ?? null,
       };
+      // Slurm's elapsed time at the last poll, and when that was: elapsed is extrapolated between polls.
+      let polled = { elapsed: progress.elapsed, at: started };
       // A snapshot: details are encoded later, and progress keeps changing.
       const beat = () => ctx.heartbeat({ ...progress, logTail: [...progress.logTail] });
       const timer = setInterval(beat, Math.min(5000, (ctx.info.heartbeatTimeoutMs ?? 15_000) / 3));
+      const readFiles = async () => {
+        progress.logTail = await tailOf(backend, paths, id);
+        const m = liveMetrics(await backend.files.tail(paths.metrics, METRICS_TAIL_LINES).catch(() => []));
+        if (m) progress.metrics = m;
+      };
+      /** A report for the workflow: fresh files, elapsed extrapolated while the job runs. */
+      const report = async (): Promise<TrainJobProgress> => {
+        await readFiles();
+        if (progress.state === 'RUNNING')
+          progress.elapsed = Math.round(polled.elapsed + (Date.now() - polled.at) / 1000);
+        beat();
+        const m = progress.metrics;
+        log.info(
+          {
+            state: progress.state,
+            elapsed: progress.elapsed,
+            step: m?.step,
+            loss: m?.loss,
+            tokensPerS: m?.tokens_per_s,
+          },
+          'job progress'
+        );
+        return { ...progress, logTail: [...progress.logTail] };
+      };
+      const stopWatch = watchJobFiles(backend, paths, id, config.poll.initial_s * 1000, () => progress.state, poller);
       let unknown = 0;
       let pollFailures = 0;
       // A failure state is believed when a second poll confirms it: a requeue passes through
       // states that look final for an instant.
       let suspect: SlurmJobState | null = null;
+      // The pending poll: kept across a wait that ended for a report.
+      let next: Promise<JobInfo | null> | null = null;
       try {
         for (;;) {
           beat();
           let info: JobInfo | null;
+          next ??= poller.next(id);
+          // While a failure state awaits its confirming poll there is nothing to report.
+          const canReport = suspect === null && classifyState(progress.state) === 'active';
+          const wait = delay(canReport ? reportAt - Date.now() : MAX_TIMER_MS);
           try {
-            info = await Promise.race([poller.next(jobId), ctx.cancelled]);
+            const r = await Promise.race([next.then((x) => ({ info: x })), wait.done, ctx.cancelled]);
+            // The report is due and nothing changed: the pending poll is left for the next call.
+            if (r === 'due') return await report();
+            info = r.info;
           } catch (err) {
+            next = null;
             // A failed poll (network, ssh) is retried; after several in a row the attempt fails
             // (retryable: the next attempt re-attaches) so the error shows in the Web UI.
             if (ctx.cancellationSignal.aborted || ++pollFailures >= MAX_POLL_FAILURES) throw err;
             await Promise.race([sleep(config.poll.initial_s * 1000 * pollFailures), ctx.cancelled]);
             continue;
+          } finally {
+            wait.cancel();
           }
+          next = null;
           pollFailures = 0;
-          progress.logTail = await tailOf(backend, paths, jobId);
           let state: SlurmJobState;
           let exitCode: string | null = info?.exitCode ?? null;
           if (info) {
             unknown = 0;
             state = info.state;
+            polled = { elapsed: info.elapsed, at: Date.now() };
             progress.elapsed = info.elapsed;
           } else {
             // Forgotten by squeue (MinJobAge) and no accounting: the exit-code file decides.
-            const code = (await backend.files.read(exitCodePath(paths, jobId)))?.trim();
+            const code = (await backend.files.read(exitCodePath(paths, id)))?.trim();
             if (code === undefined && ++unknown < UNKNOWN_ROUNDS) continue;
             state = code === '0' ? 'COMPLETED' : 'FAILED';
             exitCode = code ?? null;
@@ -248,26 +302,28 @@ export function createTrainActivities(deps: TrainDeps) {
           }
           suspect = null;
           if (cls === 'active') {
-            // Return now and then so the workflow can show the state (it is called again at once).
-            if (Date.now() - started >= config.poll.report_every_s * 1000) return { ...progress };
+            // A new state goes to the workflow at once (it calls again with it as lastState).
+            if (state !== shown || Date.now() >= reportAt) return await report();
             continue;
           }
+          await readFiles();
           beat();
-          poller.forget(jobId);
-          if (cls === 'completed') return { ...progress, done: true };
+          poller.forget(id);
+          if (cls === 'completed') return { ...progress, logTail: [...progress.logTail], done: true };
           const final = refineFinalState(state, progress.logTail);
-          throw jobFailure({ stage: stage.name, jobId, state: final, exitCode, logTail: progress.logTail });
+          throw jobFailure({ stage: stage.name, jobId: id, state: final, exitCode, logTail: progress.logTail });
         }
       } catch (err) {
         const why = cancellationDetails();
         if (ctx.cancellationSignal.aborted && why && !why.workerShutdown && !why.timedOut && !why.paused) {
           // Cancelled by the workflow (or the activity was reset / lost): stop the job.
           log.info({ why }, 'cancelled: scancel');
-          await backend.cancel(jobId);
+          await backend.cancel(id);
         }
         throw err;
       } finally {
         clearInterval(timer);
+        stopWatch();
       }
     },
 
@@ -331,6 +387,62 @@ export function createTrainActivities(deps: TrainDeps) {
       };
     },
   };
+}
+
+/** The longest setTimeout delay. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A timer that resolves `'due'` after `ms` (at once when ≤ 0) and can be cancelled. */
+function delay(ms: number): { done: Promise<'due'>; cancel: () => void } {
+  let t: NodeJS.Timeout | undefined;
+  const done = new Promise<'due'>((r) => {
+    t = setTimeout(() => r('due'), Math.max(0, ms));
+  });
+  return { done, cancel: () => clearTimeout(t) };
+}
+
+/**
+ * Looks at a job's files every `everyMs` and hurries the poller when they show a state change
+ * squeue has not reported yet: the exit-code file appeared (the batch script is ending), or the
+ * log's last line changed while the job is not RUNNING (it started, e.g. after a requeue).
+ * Returns a stop function.
+ */
+function watchJobFiles(
+  backend: SlurmBackend,
+  paths: JobPaths,
+  jobId: string,
+  everyMs: number,
+  state: () => SlurmJobState,
+  poller: JobPoller
+): () => void {
+  let looked = false;
+  let hurriedForExit = false;
+  let lastLine: string | undefined;
+  let busy = false;
+  const check = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      const s = state();
+      if (classifyState(s) !== 'active') return;
+      // The job script removes its exit-code file when it starts and writes it as it ends.
+      const ending = !hurriedForExit && (await backend.files.read(exitCodePath(paths, jobId))) !== null;
+      const line = (await backend.files.tail(logPath(paths, jobId), 1))[0];
+      // A log change counts from the second look on (the first sets the baseline).
+      const starting = looked && line !== lastLine && s !== 'RUNNING' && s !== 'COMPLETING';
+      looked = true;
+      lastLine = line;
+      if (ending) hurriedForExit = true;
+      if (ending || starting) poller.hurry(jobId);
+    } catch {
+      // unreadable for now: squeue still decides
+    } finally {
+      busy = false;
+    }
+  };
+  void check();
+  const t = setInterval(() => void check(), Math.max(250, everyMs));
+  return () => clearInterval(t);
 }
 
 /** A stage's metrics in a few numbers. */

@@ -7,10 +7,11 @@ Reads a JSON list on stdin; each item:
    "patch": str | null}
 and writes a JSON object on stdout: {"version": swebench.__version__, "results": [...]}, one result per
 item, in order:
-  {"id", "statuses": the parser's per-test map on the test section (the same slice and whole-log
-   fallback as swebench.harness.grading.get_logs_eval), "valid": get_logs_eval's "found" flag,
-   "report": get_eval_report's per-instance body (resolved, patch_successfully_applied, tests_status,
-   infra_failure, ...)}.
+  {"id", "statuses": the parser's per-test map on the test section (the same file read, slice and
+   whole-log fallback as swebench.harness.grading.get_logs_eval; null when the parser raises),
+   "valid": get_logs_eval's "found" flag, "crashed": grading raised (the harness would record an
+   error), "report": get_eval_report's per-instance body (resolved, patch_successfully_applied,
+   tests_status, infra_failure, ...)}.
 
 Only swebench's own functions decide: PARSER_REGISTRY, get_logs_eval, get_eval_report (which calls
 get_eval_tests_report and get_resolution_status). `swebench.harness/__init__.py` imports the Docker
@@ -42,13 +43,19 @@ from swebench.harness.log_parsers import PARSER_REGISTRY  # noqa: E402
 from swebench.types import TestSpec  # noqa: E402
 
 
-def parsed_statuses(parser, log, spec):
-    """The parser's map exactly as get_logs_eval computes it, also for logs it then rejects."""
-    if START_TEST_OUTPUT in log and END_TEST_OUTPUT in log:
-        sliced = log.split(START_TEST_OUTPUT)[1].split(END_TEST_OUTPUT)[0]
-        sm = parser(sliced, spec)
-        return sm if sm else parser(log, spec)
-    return parser(log, spec)
+def parsed_statuses(parser, path, spec):
+    """The parser's map exactly as get_logs_eval computes it (same file read, slice and whole-log
+    fallback), also for logs it then rejects; None when the parser raises."""
+    with open(path) as f:
+        log = f.read()
+    try:
+        if START_TEST_OUTPUT in log and END_TEST_OUTPUT in log:
+            sliced = log.split(START_TEST_OUTPUT)[1].split(END_TEST_OUTPUT)[0]
+            sm = parser(sliced, spec)
+            return sm if sm else parser(log, spec)
+        return parser(log, spec)
+    except Exception:  # noqa: BLE001 - a parser crash is a result here
+        return None
 
 
 def grade(item, tmp):
@@ -66,13 +73,18 @@ def grade(item, tmp):
     path = os.path.join(tmp, "log.txt")
     with open(path, "w", encoding="utf-8") as f:
         f.write(item["log"])
-    _, found = get_logs_eval(spec, path)
     pred = {"instance_id": item["id"], "model_name_or_path": "parity", "model_patch": item.get("patch")}
-    report = get_eval_report(spec, pred, path, include_tests_status=True)[item["id"]]
+    try:
+        _, found = get_logs_eval(spec, path)
+        report = get_eval_report(spec, pred, path, include_tests_status=True)[item["id"]]
+        crashed = False
+    except Exception:  # noqa: BLE001 - the harness would error this instance: not resolved
+        found, report, crashed = False, {"resolved": False}, True
     return {
         "id": item["id"],
-        "statuses": parsed_statuses(PARSER_REGISTRY[item["parser"]], item["log"], spec),
+        "statuses": parsed_statuses(PARSER_REGISTRY[item["parser"]], path, spec),
         "valid": found,
+        "crashed": crashed,
         "report": report,
     }
 

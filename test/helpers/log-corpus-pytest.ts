@@ -1,4 +1,5 @@
 /** Generated pytest logs (`pytest -rA`, optionally `-v` or xdist) for the grading parity corpus. */
+import { officialTestId, parserFamily } from '../../activities/grading/parsers/index';
 import { type CorpusItem, type GenStatus, Rng, WORDS, evalLog, genStatus } from './log-corpus-common';
 
 /** Parameter ids as pytest prints them: plain, spaces, ` - `, unicode, slashes, nested brackets. */
@@ -18,6 +19,11 @@ const PARAMS = [
   'case 3 of 4',
   'ñ',
   '<lambda>',
+  'MouseButton.LEFT',
+  '/tmp/data/file.fits',
+  '//server/share',
+  '/a/*.txt',
+  'a\u00a0b',
 ];
 const REPOS: [string, string][] = [
   ['pallets/flask', 'parse_log_pytest'],
@@ -25,6 +31,11 @@ const REPOS: [string, string][] = [
   ['pydata/xarray', 'parse_log_pytest'],
   ['astropy/astropy', 'parse_log_pytest_v2'],
   ['sphinx-doc/sphinx', 'parse_log_pytest_v2'],
+  ['scikit-learn/scikit-learn', 'parse_log_pytest_v2'],
+  ['psf/requests', 'parse_log_pytest_options'],
+  ['pylint-dev/pylint', 'parse_log_pytest_options'],
+  ['matplotlib/matplotlib', 'parse_log_matplotlib'],
+  ['mwaskom/seaborn', 'parse_log_seaborn'],
 ];
 
 interface PyTest {
@@ -43,6 +54,12 @@ function makeTests(rng: Rng, n: number): PyTest[] {
     if (seen.has(id)) continue;
     seen.add(id);
     out.push({ id, status: 'PASSED' });
+    // A sibling whose id is the same up to its first space (an ambiguous truncated id).
+    const sibling = `${base}[case 1 of 4]`;
+    if (id.endsWith('[case 3 of 4]') && !seen.has(sibling) && rng.chance(0.6)) {
+      seen.add(sibling);
+      out.push({ id: sibling, status: 'PASSED' });
+    }
   }
   return out;
 }
@@ -50,7 +67,19 @@ function makeTests(rng: Rng, n: number): PyTest[] {
 const SUMMARY_ORDER: GenStatus[] = ['PASSED', 'SKIPPED', 'XFAIL', 'XPASS', 'ERROR', 'FAILED'];
 
 /** pytest's console output for these tests: progress lines (when verbose), failures, `-rA` summary, totals. */
-function pytestBody(rng: Rng, tests: PyTest[], opts: { verbose: boolean; xdist: boolean; ansi: boolean }): string[] {
+interface BodyOptions {
+  verbose: boolean;
+  /** `-v` lines without the percentage (older pytest): `path::test PASSED`. */
+  bare: boolean;
+  xdist: boolean;
+  ansi: boolean;
+  /** pytest 8 prints `XPASS id - reason`; pytest ≤ 7 `XPASS id reason`. */
+  xpassDash: boolean;
+  /** Captured log lines (`ERROR    root:app.py:12 boom`) that start with a status word. */
+  capturedLog: boolean;
+}
+
+function pytestBody(rng: Rng, tests: PyTest[], opts: BodyOptions): string[] {
   const lines = [
     '============================= test session starts ==============================',
     'platform linux -- Python 3.11.7, pytest-8.3.2, pluggy-1.5.0',
@@ -61,6 +90,7 @@ function pytestBody(rng: Rng, tests: PyTest[], opts: { verbose: boolean; xdist: 
     const pct = `[${String(Math.round(((i + 1) * 100) / tests.length)).padStart(3)}%]`;
     const word = t.status;
     if (opts.xdist) lines.push(`[gw${i % 2}] ${pct} ${word} ${t.id} `);
+    else if (opts.bare) lines.push(`${t.id} ${word}`);
     else if (opts.verbose) lines.push(`${t.id} ${word}${word === 'SKIPPED' ? ' (needs network)' : ''} ${pct}`);
   });
   if (tests.some((t) => t.status === 'FAILED')) {
@@ -71,6 +101,13 @@ function pytestBody(rng: Rng, tests: PyTest[], opts: { verbose: boolean; xdist: 
         '    def test():',
         '>       assert 1 == 2',
         'E       assert 1 == 2',
+        ...(opts.capturedLog
+          ? [
+              '------------------------------ Captured log call -------------------------------',
+              'ERROR    root:app.py:12 boom',
+              'PASSED',
+            ]
+          : []),
         ''
       );
     }
@@ -88,7 +125,7 @@ function pytestBody(rng: Rng, tests: PyTest[], opts: { verbose: boolean; xdist: 
       else if (word === 'FAILED') lines.push(`${color('FAILED')} ${t.id} - assert 1 == 2`);
       else if (word === 'ERROR') lines.push(`${color('ERROR')} ${t.id} - RuntimeError: fixture broke`);
       else if (word === 'XFAIL') lines.push(`${color('XFAIL')} ${t.id} - known bug`);
-      else lines.push(`${color('XPASS')} ${t.id} known bug`);
+      else lines.push(`${color('XPASS')} ${t.id}${opts.xpassDash ? ' -' : ''} known bug`);
     }
   }
   const count = (w: GenStatus) => tests.filter((t) => t.status === w).length;
@@ -102,11 +139,6 @@ function pytestBody(rng: Rng, tests: PyTest[], opts: { verbose: boolean; xdist: 
   ].filter(([n]) => (n as number) > 0);
   lines.push(`======== ${parts.map(([n, w]) => `${n} ${w}`).join(', ')} in ${rng.int(1, 90) / 10}s ========`);
   return lines;
-}
-
-/** The id SWE-bench's own datasets list for a test: pytest's id cut at its first whitespace. */
-export function cutAtSpace(id: string): string {
-  return id.split(/\s/)[0]!;
 }
 
 /** One pytest item; `n` numbers it. */
@@ -124,18 +156,33 @@ export function pytestItem(rng: Rng, n: number): CorpusItem {
   // A teardown error: the test is reported PASSED, then ERROR.
   const teardown = rng.chance(0.08) ? rng.pick(tests) : null;
   const verbose = rng.chance(0.5);
+  const bare = verbose && rng.chance(0.2);
   const xdist = !verbose && rng.chance(0.2);
   const ansi = rng.chance(0.05);
-  if (ansi) traits.push('ansi');
-  if (verbose) traits.push('verbose');
-  const body = pytestBody(rng, tests, { verbose, xdist, ansi });
+  const crlf = rng.chance(0.05);
+  for (const [on, trait] of [
+    [ansi, 'ansi'],
+    [verbose, 'verbose'],
+    [bare, 'bare-verbose'],
+    [crlf, 'crlf'],
+  ] as const)
+    if (on) traits.push(trait);
+  const body = pytestBody(rng, tests, {
+    verbose,
+    bare,
+    xdist,
+    ansi,
+    xpassDash: rng.chance(0.5),
+    capturedLog: rng.chance(0.15),
+  });
   if (teardown && teardown.status === 'PASSED') {
     body.splice(body.length - 1, 0, `ERROR ${teardown.id} - teardown failed`);
     teardown.status = 'ERROR';
   }
   const fullIds = rng.chance(0.5);
   if (fullIds) traits.push('full-space-ids');
-  const listId = (t: PyTest) => (fullIds ? t.id : cutAtSpace(t.id));
+  const family = parserFamily(officialParser)!;
+  const listId = (t: PyTest) => (fullIds ? t.id : officialTestId(family, t.id));
   const FAIL_TO_PASS = f2p.map(listId);
   if (rng.chance(0.1)) FAIL_TO_PASS.push('tests/test_missing.py::test_not_in_log');
   const failing = tests.some((t) => t.status === 'FAILED' || t.status === 'ERROR');
@@ -143,9 +190,9 @@ export function pytestItem(rng: Rng, n: number): CorpusItem {
     id: `pytest-${n}`,
     scenario: 'pytest',
     repo,
-    parser: 'pytest',
+    parser: parserFamily(officialParser)!,
     officialParser,
-    output: evalLog(body, failing ? 1 : 0),
+    output: crlf ? evalLog(body, failing ? 1 : 0).replaceAll('\n', '\r\n') : evalLog(body, failing ? 1 : 0),
     exitCode: 0,
     timedOut: false,
     patch: 'diff --git a/src/x.py b/src/x.py\n',

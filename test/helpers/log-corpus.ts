@@ -1,15 +1,21 @@
 /**
  * A generated, seeded corpus of SWE-bench eval logs for the grading parity test
- * (test/integration/swebench-parity.test.ts): pytest `-rA` logs (plain, `-v`, xdist, ANSI colour)
- * with parametrized ids containing brackets, spaces, ` - `, unicode and slashes, listed in the task
- * either cut at whitespace (as SWE-bench's datasets list them) or whole; unittest and Django runner
- * logs (3.9 and 3.11 ids, docstrings, output between id and result, skips, expected failures,
- * unexpected successes); and edge cases: teardown errors, collection errors, a suite that did not
- * run, nothing collected, forged `PASSED` lines, a forged exit-code line, timeouts, patches that
- * are missing or did not apply, and empty test lists.
+ * (test/integration/swebench-parity.test.ts): pytest `-rA` logs (plain, `-v` with and without
+ * percentages, xdist, ANSI colour, CRLF, captured-log lines) for every pytest-family parser of
+ * swebench's repo map (pytest, pytest_options, pytest_v2, matplotlib, seaborn), with parametrized
+ * ids containing brackets, spaces, ` - `, unicode, no-break spaces, paths and `MouseButton.LEFT`,
+ * XPASS with a reason in pytest 7 and 8 form, siblings sharing a truncated id, listed in the task in
+ * the official parser's id form or whole; unittest and Django runner logs (3.9 and 3.11 ids,
+ * docstrings, results pushed onto later lines in each of parse_log_django's special forms, skips,
+ * expected failures, unexpected successes, a bare `FAIL:`); sympy `bin/test` logs (failure
+ * headers, `[OK]`/`[FAIL]` on the last line, a warning with a file:line); and edge cases: teardown
+ * errors, collection errors, a suite that did not run, nothing collected, forged `PASSED` lines, a
+ * forged exit-code line, timeouts, patches that are missing or did not apply, empty test lists,
+ * bad-code markers and a second start marker in test output, results outside the markers.
  */
 import { type CorpusItem, Rng, evalLog } from './log-corpus-common';
 import { pytestItem } from './log-corpus-pytest';
+import { sympyItem } from './log-corpus-sympy';
 import { unittestItem } from './log-corpus-unittest';
 
 export type { CorpusItem } from './log-corpus-common';
@@ -42,7 +48,7 @@ const SUMMARY = '=========================== short test summary info ===========
 function edgeItem(rng: Rng, n: number): CorpusItem {
   const id = `edge-${n}`;
   const passing = [SUMMARY, `PASSED ${F2P[0]}`, `PASSED ${P2P[0]}`, '============ 2 passed in 0.1s ============'];
-  switch (rng.int(0, 9)) {
+  switch (rng.int(0, 13)) {
     case 0:
       return base(
         id,
@@ -109,6 +115,24 @@ function edgeItem(rng: Rng, n: number): CorpusItem {
         FAIL_TO_PASS: [],
         PASS_TO_PASS: [],
       });
+    case 10:
+      // Test output that prints one of swebench's bad-code markers.
+      return base(id, 'bad-code-in-output', evalLog(['collected 2 items', '>>>>> Tests Errored', ...passing], 0));
+    case 11:
+      // Test output that echoes the start marker: swebench's slice ends at the second one.
+      return base(
+        id,
+        'second-start-marker',
+        evalLog(['collected 2 items', SUMMARY, `PASSED ${F2P[0]}`, '>>>>> Start Test Output', `PASSED ${P2P[0]}`], 0)
+      );
+    case 12:
+      // Nothing parsed, but a runner count swebench's SUITE_RAN knows (jest's `Tests:`).
+      return base(id, 'suite-ran-empty-map', evalLog(['Tests:       2 passed, 2 total'], 0), {
+        ...(rng.chance(0.5) ? { FAIL_TO_PASS: [], PASS_TO_PASS: [] } : {}),
+      });
+    case 13:
+      // Results printed before the start marker (stdout/stderr ordering): swebench's whole-log fallback.
+      return base(id, 'results-outside-markers', evalLog(['collected 2 items'], 0, passing));
     default:
       // pytest without -rA: only `-v` progress lines carry ids.
       return base(
@@ -128,15 +152,19 @@ function edgeItem(rng: Rng, n: number): CorpusItem {
   }
 }
 
-/** `count` corpus items from `seed`: about half pytest, a third unittest/Django, the rest edge cases. */
-export function generateCorpus(seed = 7, count = 600): CorpusItem[] {
+/**
+ * `count` corpus items from `seed`: about 45% pytest (every pytest-family parser of swebench's
+ * repo map), 15% Django, 12% unittest, 12% sympy, the rest edge cases.
+ */
+export function generateCorpus(seed = 7, count = 800): CorpusItem[] {
   const rng = new Rng(seed);
   const items: CorpusItem[] = [];
   for (let n = 0; n < count; n++) {
     const r = rng.next();
-    if (r < 0.5) items.push(pytestItem(rng, n));
-    else if (r < 0.68) items.push(unittestItem(rng, n, 'django'));
-    else if (r < 0.85) items.push(unittestItem(rng, n, 'unittest'));
+    if (r < 0.45) items.push(pytestItem(rng, n));
+    else if (r < 0.6) items.push(unittestItem(rng, n, 'django'));
+    else if (r < 0.72) items.push(unittestItem(rng, n, 'unittest'));
+    else if (r < 0.84) items.push(sympyItem(rng, n));
     else items.push(edgeItem(rng, n));
   }
   return items;

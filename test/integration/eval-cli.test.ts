@@ -111,8 +111,12 @@ describe('bottega eval (real Docker)', { skip: 'skip' in probe ? probe.skip : fa
     assert.equal(noapply.patch_exists, true);
     assert.equal(noapply.resolved, false);
     const forge = inst('acme__calc-1.forge');
-    assert.equal(forge.patch_successfully_applied, true);
+    // swebench's get_logs_eval rejects the log (non-zero exit, no FAILED/ERROR): not "applied" in its report.
+    assert.equal(forge.patch_successfully_applied, false);
     assert.equal(forge.resolved, false, 'forged PASSED lines must not resolve');
+    assert.deepEqual(forge.strict, { resolved: false, reasons: [] }, 'the strict check agrees');
+    assert.deepEqual(gold.strict, { resolved: true, reasons: [] });
+    assert.equal(report.strict_disagreements.count, 0);
     assert.match(
       readFileSync(join(dir, 'acme__calc-1.forge', 'test_output.txt'), 'utf8'),
       /^PASSED tests\/test_ops\.py::test_add/m

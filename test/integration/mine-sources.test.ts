@@ -178,34 +178,30 @@ describe('mine sources end to end', () => {
     assert.match(text, /test area/, 'the failed rewrite kept the original message');
   });
 
-  it(
-    'writes every artifact to the real S3 server and reuses it from the step cache',
-    { skip: s3Skip },
-    async () => {
-      const prefix = `it-${Date.now().toString(36)}`;
-      const spec = {
-        store: { uri: `s3://${process.env.BOTTEGA_S3_BUCKET ?? 'bottega'}/${prefix}` },
-        mine: { sources: [{ type: 'git', repo: widgets.repo, path: widgets.path, issues_file: widgets.issuesFile }] },
-      };
-      const first = await run(spec, 'exp-src-s3');
-      const m = mineOf(first.result);
-      const store = openStore({
-        uri: spec.store.uri,
-        s3: {
-          endpoint_env: 'BOTTEGA_S3_ENDPOINT',
-          region: 'us-east-1',
-          access_key_env: 'AWS_ACCESS_KEY_ID',
-          secret_key_env: 'AWS_SECRET_ACCESS_KEY',
-          force_path_style: true,
-        },
-      });
-      for (const ref of Object.values(m.artifacts)) {
-        assert.ok(ref!.uri.startsWith(`s3://`), ref!.uri);
-        const bytes = await store.get(ref!.uri);
-        assert.equal(createHash('sha256').update(bytes).digest('hex'), ref!.sha256);
-      }
-      const second = await run(spec, 'exp-src-s3');
-      assert.equal(second.result.stages.mine!.status, 'cached');
+  it('writes every artifact to the real S3 server and reuses it from the step cache', { skip: s3Skip }, async () => {
+    const prefix = `it-${Date.now().toString(36)}`;
+    const spec = {
+      store: { uri: `s3://${process.env.BOTTEGA_S3_BUCKET ?? 'bottega'}/${prefix}` },
+      mine: { sources: [{ type: 'git', repo: widgets.repo, path: widgets.path, issues_file: widgets.issuesFile }] },
+    };
+    const first = await run(spec, 'exp-src-s3');
+    const m = mineOf(first.result);
+    const store = openStore({
+      uri: spec.store.uri,
+      s3: {
+        endpoint_env: 'BOTTEGA_S3_ENDPOINT',
+        region: 'us-east-1',
+        access_key_env: 'AWS_ACCESS_KEY_ID',
+        secret_key_env: 'AWS_SECRET_ACCESS_KEY',
+        force_path_style: true,
+      },
+    });
+    for (const ref of Object.values(m.artifacts)) {
+      assert.ok(ref!.uri.startsWith(`s3://`), ref!.uri);
+      const bytes = await store.get(ref!.uri);
+      assert.equal(createHash('sha256').update(bytes).digest('hex'), ref!.sha256);
     }
-  );
+    const second = await run(spec, 'exp-src-s3');
+    assert.equal(second.result.stages.mine!.status, 'cached');
+  });
 });

@@ -282,7 +282,7 @@ describe('resolveRecipe', () => {
 
   it('an invalid record install_config fails instead of falling back', () => {
     const r = resolveRecipe({
-      task: { repo: 'acme/widgets', install_config: { test_cmd: 'bin/test', log_parser: 'parse_log_sympy' } },
+      task: { repo: 'acme/widgets', install_config: { test_cmd: 'bin/test', log_parser: 'parse_log_nose' } },
       repo: modernPytest,
     });
     assert.equal(r.config, null);

@@ -88,6 +88,29 @@ describe('progress bars', () => {
       unit: 'shards',
       extra: ['write', '2 reused'],
     });
+    // A running job: elapsed counted on from its start, and the trainer's latest metrics.
+    const running = {
+      stages: [
+        {
+          name: 'mt1',
+          state: 'RUNNING',
+          jobId: '34',
+          elapsed: 60,
+          logTail: [],
+          updatedAt: 1_000_000,
+          runningSince: 940_000,
+          metrics: { step: 120, total_steps: 1000, loss: 2.5, tokens_per_s: 12_345, lr: null, time: null },
+        },
+      ],
+      current: 0,
+    };
+    assert.deepEqual(stageCounts('train', running, 1_010_000)?.extra, [
+      'mt1 RUNNING 1m10s · step 120/1000 · loss 2.5 · 12.3k tok/s',
+    ]);
+    assert.equal(
+      renderProgress(progress({ train: 'running' }, 'train'), { train: running }, 4, 1_010_000)[0],
+      'train    [░░░░]  0/1 jobs · mt1 RUNNING 1m10s · step 120/1000 · loss 2.5 · 12.3k tok/s  running'
+    );
     assert.equal(stageCounts('mine', {}), null);
     assert.equal(stageCounts('build', undefined), null);
   });

@@ -44,8 +44,14 @@ describe('classify', () => {
       }
     );
   });
-  it('a suite that did not run, a timeout or a broken test patch is an error', () => {
-    for (const reason of ['no_tests_ran', 'no_tests_collected', 'tests_timed_out', 'test_patch_apply_failed'])
+  it('a suite that did not run, a timeout, a broken test patch or a parser crash is an error', () => {
+    for (const reason of [
+      'no_tests_ran',
+      'no_tests_collected',
+      'tests_timed_out',
+      'test_patch_apply_failed',
+      'parser_crashed',
+    ])
       assert.deepEqual(classify(report(), { valid: false, reason }), { outcome: 'error', reason });
   });
   it('a rejected log (forged PASSED lines) is unresolved, with the rejection as reason', () => {
@@ -116,5 +122,22 @@ describe('buildRunReport', () => {
       rr.error_instances +
       rr.infra_failure_instances;
     assert.equal(buckets, rr.submitted_instances);
+    assert.deepEqual(rr.strict_disagreements, { count: 0, ids: [], reasons: {} });
+  });
+
+  it('reports the strict check beside the official counts, never in them', () => {
+    const forged = ['rejects_log: exit_code_mismatch'];
+    const xpass = ['test_passes: FAIL_TO_PASS "t::a" strict PASSED, official missing'];
+    const results = new Map<string, GradedInstance>([
+      ['r1', graded('r1', 'resolved', null, report({ resolved: true, strict: { resolved: false, reasons: forged } }))],
+      ['u1', graded('u1', 'unresolved', 'tests_failed', report({ strict: { resolved: true, reasons: xpass } }))],
+      ['u2', graded('u2', 'unresolved', 'tests_failed', report({ strict: { resolved: false, reasons: [] } }))],
+      ['u3', graded('u3', 'unresolved', 'tests_failed', report())],
+    ]);
+    const rr = EvalRunReport.parse(
+      buildRunReport({ taskIds: ['r1', 'u1', 'u2', 'u3'], results, cache: { reused: 0, graded: 4 } })
+    );
+    assert.equal(rr.resolved_instances, 1);
+    assert.deepEqual(rr.strict_disagreements, { count: 2, ids: ['r1', 'u1'], reasons: { r1: forged, u1: xpass } });
   });
 });

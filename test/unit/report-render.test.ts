@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ArtifactRef, ExperimentResult, TrainStageResult } from '../../contracts';
-import type { ArmData, ExperimentData, ReportData } from '../../report/data';
+import type { ArmData, ExperimentData, ReportData, RunData, TrainStageData } from '../../report/data';
 import { experimentData, lossCurve, MAX_CURVE_POINTS, thin } from '../../report/experiment-data';
 import { chart, reportCells, reportJson, reportSvgs, walk, type SvgNode } from '../../report/inspect';
 import { renderHtml, renderMarkdown } from '../../report/render';
@@ -10,13 +10,97 @@ import { esc, niceTicks } from '../../report/svg';
 const HOSTILE = '<script>alert("x")</script>';
 const HOSTILE_ATTR = `"><img src=x onerror=alert(1)>'`;
 
+const UI = 'http://localhost:8233/namespaces/default/workflows';
+
+/** A run as collect.ts reads it from Temporal. */
+function run(workflowId: string, start: string, ms: number): RunData {
+  const close = new Date(Date.parse(start) + ms).toISOString();
+  return {
+    workflowId,
+    runId: `run-of-${workflowId}`,
+    start,
+    close,
+    duration_ms: ms,
+    url: `${UI}/${encodeURIComponent(workflowId)}`,
+  };
+}
+
+/** A completed training stage whose losses are steps 1, 2, … */
+function trainStage(id: string, name: string, job: string, tokens: number, losses: number[]): TrainStageData {
+  return {
+    name,
+    state: 'COMPLETED',
+    steps: losses.length,
+    tokens,
+    loss_first: losses[0]!,
+    loss_last: losses.at(-1)!,
+    curve: losses.map((loss, i) => ({ step: i + 1, loss })),
+    job_id: job,
+    checkpoint: `/ckpt/${id}/${name}/step-${losses.length}`,
+  };
+}
+
 /** A synthetic experiment with every stage, hostile reason names included. */
 function experiment(id = 'exp-1', scale = 1): ExperimentData {
   return {
     id,
+    run: run(id, '2025-03-04T05:06:07.000Z', 3_723_000),
+    spec: {
+      description: 'two mid-training stages',
+      train: {
+        model: 'config tiny',
+        framework: 'command',
+        resources: { nodes: 1, gpus_per_node: 0, mem: '200M' },
+        stages: [
+          {
+            name: 'mt1',
+            kind: 'mt',
+            data: 'mt1',
+            seq_len: 1024,
+            init: null,
+            hparams: { global_batch: 1024, lr: 8e-5, warmup: 0.05, schedule: 'cosine', masked_loss: false },
+          },
+          {
+            name: 'mt2',
+            kind: 'mt',
+            data: 'mt1',
+            seq_len: 1024,
+            init: 'previous',
+            hparams: { global_batch: 512, lr: 4e-5, warmup: 0.05, schedule: 'cosine', max_steps: 3 },
+          },
+        ],
+      },
+      mix: {
+        tokenizer: 'qwen2.5',
+        seed: 7,
+        stages: [
+          {
+            name: 'mt1',
+            seq_len: 1024,
+            requested_tokens: 'all',
+            loss_mask: 'none',
+            sources: [{ source: 'general_prs', weight: `repeat ${scale}` }],
+          },
+        ],
+      },
+      evaluate: { tasks: 'from build', runs: 3, 'sampling.temperature': 0 },
+      other: { mine: { sources: 'acme/widgets, acme/gadgets', page_size: 3 } },
+    },
     stages: [
-      { stage: 'mine', status: 'ran', cacheKey: 'a'.repeat(64), producer: `${id}-mine` },
-      { stage: 'mix', status: 'cached', cacheKey: 'b'.repeat(64), producer: 'other-mix' },
+      {
+        stage: 'mine',
+        status: 'ran',
+        cacheKey: 'a'.repeat(64),
+        producer: `${id}/mine`,
+        run: run(`${id}/mine`, '2025-03-04T05:06:08.000Z', 125_000),
+      },
+      {
+        stage: 'mix',
+        status: 'cached',
+        cacheKey: 'b'.repeat(64),
+        producer: 'other/mix',
+        run: run('other/mix', '2025-03-01T00:00:00.000Z', 4_200),
+      },
     ],
     mine: {
       repos: 3,
@@ -70,20 +154,10 @@ function experiment(id = 'exp-1', scale = 1): ExperimentData {
     },
     train: {
       stages: [
-        {
-          name: 'mt1',
-          state: 'COMPLETED',
-          steps: 3,
-          tokens: 3000 * scale,
-          loss_first: 9.5,
-          loss_last: 7.25,
-          curve: [
-            { step: 1, loss: 9.5 },
-            { step: 2, loss: 8 },
-            { step: 3, loss: 7.25 },
-          ],
-        },
+        trainStage(id, 'mt1', '41', 3000 * scale, [9.5, 8, 7.25]),
+        trainStage(id, 'mt2', '42', 1500, [7.2, 6.5, 6.12345]),
       ],
+      final_checkpoint: `/ckpt/${id}/mt2/step-3`,
     },
     evaluate: {
       model: 'tiny',
@@ -112,7 +186,7 @@ function sweepReport(): Extract<ReportData, { kind: 'sweep' }> {
     state: e ? 'completed' : 'failed',
     eval_score: e?.evaluate?.mean ?? null,
     error: e ? null : 'boom',
-    ...(e ? { experiment: e } : {}),
+    ...(e ? { experiment: e, run: e.run } : {}),
     ...over,
   });
   const a0 = experiment('sw-00', 1);
@@ -122,6 +196,7 @@ function sweepReport(): Extract<ReportData, { kind: 'sweep' }> {
     kind: 'sweep',
     id: 'sw',
     sweep: { completed: 2, reused: 0, failed: 1, runs: 1 },
+    run: run('sw', '2025-03-04T05:00:00.000Z', 7_200_000),
     arms: [arm(0, 'repeat ×1', a0), arm(1, HOSTILE, a1), arm(2, 'broken')],
     warnings: [],
   };
@@ -132,8 +207,13 @@ const nodes = (svg: SvgNode | undefined, pred: (n: SvgNode) => boolean) => (svg 
 describe('report rendering', () => {
   it('writes one self-contained HTML file with well-formed inline SVG and no external reference', () => {
     const html = renderHtml(expReport());
-    assert.doesNotMatch(html, /https?:\/\//, 'no URL anywhere, not even an xmlns');
-    assert.doesNotMatch(html, /\s(src|href)=["']/i, 'no linked resource');
+    const hrefs = [...html.matchAll(/<a href="([^"]*)">/g)].map((m) => m[1]!);
+    assert.ok(hrefs.length >= 3, 'links to the experiment and its stage runs');
+    for (const h of hrefs) assert.ok(h.startsWith(`${UI}/`), `a Web UI link: ${h}`);
+    // Beside the links, URLs only in the JSON data block (the run's `url`).
+    const unlinked = html.replace(/<a href="[^"]*">/g, '<a>').replace(/<script[\s\S]*<\/script>/, '');
+    assert.doesNotMatch(unlinked, /https?:\/\//, 'no other URL anywhere, not even an xmlns');
+    assert.doesNotMatch(unlinked, /\s(src|href)=["']/i, 'no linked resource');
     assert.doesNotMatch(html, /@import|url\(/, 'no CSS fetch');
     const svgs = reportSvgs(html); // throws on malformed XML
     assert.deepEqual(
@@ -156,7 +236,8 @@ describe('report rendering', () => {
     assert.equal(v(`mine.prs_dropped.${HOSTILE}`), 15, 'hostile keys survive escaping');
     assert.equal(v(`mine.prs_dropped.${HOSTILE_ATTR}`), 5);
     assert.equal(cells.get('mine.prs_seen')?.text, '120');
-    assert.equal(cells.get('mine.tokens')?.text, '987,654');
+    assert.equal(cells.get('mine.tokens')?.text, '988k', 'tokens: SI, 3 significant digits');
+    assert.equal(v('mine.tokens'), 987654, 'the exact value stays in data-value');
     assert.equal(v('mix.mt1.sources.general_prs.tokens_out'), 591000);
     assert.equal(v('mix.mt1.tokens'), 614400);
     assert.equal(v('mix.cleaning.general_prs.documents_kept'), 67);
@@ -192,6 +273,82 @@ describe('report rendering', () => {
     assert.equal(Number(byLabel['baseline base']?.['data-value']), 0.1);
   });
 
+  it('shows run dates, stage durations (cached ones marked), settings, checkpoints and Web UI links', () => {
+    const d = expReport();
+    const html = renderHtml(d);
+    const cells = reportCells(html);
+    const cell = (k: string) => {
+      const c = cells.get(k);
+      assert.ok(c, `cell ${k}`);
+      return c;
+    };
+    // The experiment's run and each stage's producing run.
+    assert.deepEqual(cell('run.start'), { value: '2025-03-04T05:06:07.000Z', text: '2025-03-04 05:06:07 UTC' });
+    assert.deepEqual(cell('run.close'), { value: '2025-03-04T06:08:10.000Z', text: '2025-03-04 06:08:10 UTC' });
+    assert.deepEqual(cell('run.duration_ms'), { value: '3723000', text: '1h02m' });
+    assert.deepEqual(cell('stages.mine.duration_ms'), { value: '125000', text: '2m05s' });
+    assert.equal(cell('stages.mine.status').value, 'ran');
+    assert.equal(cell('stages.mix.status').value, 'cached');
+    assert.deepEqual(cell('stages.mix.duration_ms'), { value: '4200', text: '4s' });
+    assert.equal(cell('stages.mix.start').value, '2025-03-01T00:00:00.000Z', 'the producing run’s dates');
+    assert.match(html, /<td>other\/mix \(run run-of-other\/mix\)<\/td>/, 'the producing run of a cached stage');
+    assert.match(html, /reused from the step cache/);
+    for (const id of ['exp-1', 'exp-1/mine', 'other/mix'])
+      assert.ok(html.includes(`<a href="${UI}/${encodeURIComponent(id)}">`), `link to ${id}`);
+    // Settings: hyperparameters per training stage, the mixture, evaluation, other stages as written.
+    assert.equal(Number(cell('spec.train.mt1.lr').value), 8e-5);
+    assert.equal(cell('spec.train.mt1.lr').text, '8e-5');
+    assert.equal(cell('spec.train.mt2.global_batch').text, '512');
+    assert.equal(cell('spec.train.mt2.max_steps').text, '3');
+    assert.equal(cells.get('spec.train.mt1.max_steps'), undefined, 'a setting a stage does not have');
+    assert.equal(Number(cell('spec.train.mt1.seq_len').value), 1024);
+    assert.equal(Number(cell('spec.mix.seed').value), 7);
+    assert.match(html, /<td>general_prs repeat 1<\/td>/);
+    assert.equal(Number(cell('spec.evaluate.runs').value), 3);
+    assert.equal(cell('spec.mine.page_size').text, '3');
+    assert.match(html, /<td>config tiny<\/td>/);
+    // Checkpoints.
+    assert.equal(cell('train.mt1.checkpoint').value, '/ckpt/exp-1/mt1/step-3');
+    assert.equal(cell('train.final_checkpoint').value, '/ckpt/exp-1/mt2/step-3');
+    // Rounding: losses 3 decimals, tokens SI, rates percent.
+    assert.deepEqual(cell('train.mt2.loss_last'), { value: '6.12345', text: '6.123' });
+    assert.deepEqual(cell('train.mt1.loss_last'), { value: '7.25', text: '7.250' });
+    assert.deepEqual(cell('mix.mt1.tokens'), { value: '614400', text: '614k' });
+    assert.equal(cell('evaluate.baselines.base.difference').text, '+12.0 pp');
+
+    // The loss chart: one step axis, mt2 continuing after mt1, a boundary where mt2 starts.
+    assert.deepEqual(cell('train.mt2.axis_first'), { value: '4', text: '4' });
+    assert.equal(cell('train.mt2.axis_last').value, '6');
+    const loss = chart(reportSvgs(html), 'loss');
+    const paths = nodes(loss, (n) => n.tag === 'path' && n.attrs.class === 'series');
+    assert.deepEqual(
+      paths.map((n) => [n.attrs['data-series'], +n.attrs['data-x-first']!, +n.attrs['data-x-last']!]),
+      [
+        ['mt1', 1, 3],
+        ['mt2', 4, 6],
+      ]
+    );
+    const bounds = nodes(loss, (n) => n.attrs.class === 'boundary');
+    assert.deepEqual(
+      bounds.map((n) => [n.attrs['data-label'], +n.attrs['data-x']!]),
+      [['mt2', 4]]
+    );
+
+    // The Markdown: the same facts, links as Markdown links.
+    const md = renderMarkdown(d);
+    assert.ok(md.includes('- Started: 2025-03-04 05:06:07 UTC'));
+    assert.ok(md.includes('- Duration: 1h02m'));
+    assert.ok(md.includes(`- Temporal Web UI: [exp-1](${UI}/exp-1)`));
+    assert.match(
+      md,
+      /\| mine \| ran \| exp-1\/mine \| 2025-03-04 05:06:08 UTC \| 2025-03-04 05:08:13 UTC \| 2m05s \| a{16} \| \[open\]\(http:\/\/localhost:8233\/namespaces\/default\/workflows\/exp-1%2Fmine\) \|/
+    );
+    assert.match(md, /\| mix \| cached \| other\/mix \(run run-of-other\/mix\) \| 2025-03-01 00:00:00 UTC \|/);
+    assert.match(md, /\| mt1 \| mt \| mt1 \| 1,024 \| model \| 1024 \| 8e-5 \| 0\.05 \| cosine \| false \| – \|/);
+    assert.ok(md.includes('- Final checkpoint (the trained model): /ckpt/exp-1/mt2/step-3'));
+    assert.match(md, /\| mt2 \| COMPLETED \| 42 \| 3 \| 4 \| 6 \| 1\.5k \| 7\.200 \| 6\.123 \|/);
+  });
+
   it('escapes hostile names in HTML, SVG and Markdown', () => {
     const html = renderHtml(sweepReport());
     assert.ok(!html.includes(HOSTILE), 'no raw hostile markup');
@@ -210,7 +367,11 @@ describe('report rendering', () => {
     const md = renderMarkdown(sweepReport());
     assert.ok(!md.includes(HOSTILE));
     assert.ok(md.includes('&lt;script&gt;'));
-    assert.doesNotMatch(md, /https?:\/\//);
+    assert.doesNotMatch(
+      md.replace(/\]\(http:\/\/localhost:8233\/[^)\s]*\)/g, ']'),
+      /https?:\/\//,
+      'URLs only in UI links'
+    );
   });
 
   it('renders a sweep: arms table, resolved rate per arm with intervals, tokens and loss per arm', () => {
@@ -245,8 +406,18 @@ describe('report rendering', () => {
     );
     const series = nodes(chart(svgs, 'loss-per-arm'), (n) => n.tag === 'path' && n.attrs.class === 'series');
     assert.deepEqual(
-      series.map((n) => n.attrs['data-series']),
-      ['#0 · mt1', '#1 · mt1']
+      series.map((n) => [n.attrs['data-series'], +n.attrs['data-x-first']!, +n.attrs['data-x-last']!]),
+      [
+        ['#0 · mt1', 1, 3],
+        ['#0 · mt2', 4, 6],
+        ['#1 · mt1', 1, 3],
+        ['#1 · mt2', 4, 6],
+      ],
+      'each arm’s stages on one step axis'
+    );
+    assert.deepEqual(
+      nodes(chart(svgs, 'loss-per-arm'), (n) => n.attrs.class === 'boundary').map((n) => n.attrs['data-label']),
+      ['#0 · mt2', '#1 · mt2']
     );
     const rows = nodes(chart(svgs, 'mix-tokens-per-arm'), (n) => n.tag === 'g' && n.attrs.class === 'row');
     assert.deepEqual(
@@ -262,7 +433,7 @@ describe('report rendering', () => {
     const md = renderMarkdown(d);
     assert.match(md, /\| # \| arm \| params \| state \| resolved rate \|/);
     assert.match(md, /\| 0 \| repeat ×1 \| .* \| completed \| 22\.0% \|/);
-    assert.match(md, /1,228,800/, 'the second arm’s stage tokens');
+    assert.match(md, /\| mt1 \| 1\.23M \|/, 'the second arm’s stage tokens, rounded');
   });
 
   it('is deterministic', () => {
@@ -275,7 +446,7 @@ describe('report rendering', () => {
     const html = renderHtml({ kind: 'experiment', id: 'bare', experiment: e, warnings: [] });
     assert.deepEqual(reportSvgs(html), []);
     const e2 = experiment();
-    e2.train!.stages[0]!.curve = [];
+    for (const st of e2.train!.stages) st.curve = [];
     e2.mine!.prs_dropped = {};
     const svgs = reportSvgs(renderHtml(expReport(e2)));
     assert.ok(!svgs.some((s) => s.attrs['data-chart'] === 'loss'), 'no loss plot without points');
@@ -351,6 +522,14 @@ describe('report data from an experiment result', () => {
       [1, 2, 3, 4, 5].map((s) => ({ step: s, loss: 11 - s }))
     );
     assert.deepEqual(d.train!.stages[1]!.curve, []);
+    assert.deepEqual(
+      d.train!.stages.map((s) => [s.job_id, s.checkpoint]),
+      [
+        ['7', '/ckpt/final'],
+        ['8', '/ckpt2/final'],
+      ]
+    );
+    assert.equal(d.train!.final_checkpoint, '/ckpt/final');
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /sft.*missing\.jsonl/);
     assert.equal(d.midtrain_tokens, 500, 'the SFT stage is not mid-training');

@@ -87,7 +87,7 @@ describe('parseTaskJsonl: SWE-rebench records', () => {
     assert.equal(problems[0]?.path, 'install_config.log_parser');
     assert.match(
       problems[0]?.message ?? '',
-      /^swe-rebench\.jsonl:3: install_config\.log_parser: unknown log parser "parse_log_sympy"; supported: pytest, unittest, django, junit/
+      /^swe-rebench\.jsonl:3: install_config\.log_parser: unknown log parser "parse_log_nose"; supported: pytest, pytest_options, pytest_v2, matplotlib, seaborn, sympy, django, unittest, junit/
     );
   });
 });
@@ -163,8 +163,12 @@ describe('normalizeInstallConfig', () => {
 
   it('maps SWE-bench parser names', () => {
     assert.deepEqual(normalizeLogParser('parse_log_django'), { value: 'django' });
-    assert.deepEqual(normalizeLogParser('parse_log_pytest_v2'), { value: 'pytest' });
-    assert.deepEqual(normalizeLogParser('parse_log_matplotlib'), { value: 'pytest' });
+    assert.deepEqual(normalizeLogParser('parse_log_pytest_v2'), { value: 'pytest_v2' });
+    assert.deepEqual(normalizeLogParser('parse_log_astropy'), { value: 'pytest_v2' });
+    assert.deepEqual(normalizeLogParser('parse_log_requests'), { value: 'pytest_options' });
+    assert.deepEqual(normalizeLogParser('parse_log_flask'), { value: 'pytest' });
+    assert.deepEqual(normalizeLogParser('parse_log_matplotlib'), { value: 'matplotlib' });
+    assert.deepEqual(normalizeLogParser('parse_log_sympy'), { value: 'sympy' });
     assert.deepEqual(normalizeLogParser('junit'), { value: 'junit' });
   });
 
@@ -182,7 +186,7 @@ describe('normalizeInstallConfig', () => {
   });
 
   it('explains what is wrong', () => {
-    const r = normalizeInstallConfig({ python: 3.1, packages: 'environment.yml', log_parser: 'parse_log_sympy' });
+    const r = normalizeInstallConfig({ python: 3.1, packages: 'environment.yml', log_parser: 'parse_log_nose' });
     assert.ok(!r.ok);
     assert.deepEqual(
       r.problems.map((p) => p.path),

@@ -103,6 +103,22 @@ function setup(info: Record<string, unknown> = {}) {
   return { cluster, acts, mock, beats };
 }
 
+/** Calls the monitor as the workflow does (with the state it last reported) until the job is done. */
+async function monitorUntilDone(
+  mock: MockActivityEnvironment,
+  acts: ReturnType<typeof createTrainActivities>,
+  jobId: string
+): Promise<TrainJobProgress[]> {
+  const reports: TrainJobProgress[] = [];
+  let lastState: SlurmJobState = 'PENDING';
+  for (;;) {
+    const r = (await mock.run(acts.monitorJob, { ...base, jobId, lastState, reportAfterS: 60 })) as TrainJobProgress;
+    reports.push(r);
+    lastState = r.state;
+    if (r.done) return reports;
+  }
+}
+
 describe('train activities against a fake cluster', () => {
   it('submitJob stores script and inputs before sbatch, and reuses an active job by name', async () => {
     const { cluster, acts, mock } = setup();
@@ -133,13 +149,48 @@ describe('train activities against a fake cluster', () => {
     assert.deepEqual([d.jobId, d.reused], [c.jobId, true]);
   });
 
-  it('waits through a requeue (a FAILED blip, then PENDING) and heartbeats the state', async () => {
+  it('waits through a requeue (a FAILED blip, then PENDING), reporting each state change', async () => {
     const { cluster, acts, mock, beats } = setup();
     cluster.jobs.set('7', { name: NAME, states: ['RUNNING', 'FAILED', 'PENDING', 'RUNNING', 'COMPLETED'] });
-    const r = (await mock.run(acts.monitorJob, { ...base, jobId: '7' })) as TrainJobProgress;
-    assert.deepEqual([r.state, r.done], ['COMPLETED', true]);
+    const reports = await monitorUntilDone(mock, acts, '7');
+    // The FAILED blip is not confirmed by the next poll: never reported.
+    assert.deepEqual(
+      reports.map((r) => [r.state, r.done]),
+      [
+        ['RUNNING', false],
+        ['PENDING', false],
+        ['RUNNING', false],
+        ['COMPLETED', true],
+      ]
+    );
     assert.ok(beats.some((b) => b.state === 'PENDING'));
     assert.ok(beats.every((b) => b.jobId === '7' && b.stage === 'mt1'));
+  });
+
+  it('reports elapsed time, log tail and trainer metrics when the report is due, without a state change', async () => {
+    const { cluster, acts, mock } = setup();
+    cluster.jobs.set('30', { name: NAME, states: ['RUNNING'] });
+    cluster.fileTable.set(`${workdir}/exp/mt1/job-30.log`, 'loading\nstep 2/10 loss 3.5\n');
+    cluster.fileTable.set(
+      `${workdir}/exp/mt1/metrics.jsonl`,
+      [
+        '{"event":"start","step":0,"total_steps":10}',
+        '{"event":"step","step":1,"loss":4.0,"tokens_per_s":100,"lr":0.1,"time":5}',
+        '{"event":"step","step":2,"loss":3.5,"tokens_per_s":300,"lr":0.2,"time":6}',
+        '{"event":"st',
+      ].join('\n')
+    );
+    const t0 = Date.now();
+    const r = (await mock.run(acts.monitorJob, {
+      ...base,
+      jobId: '30',
+      lastState: 'RUNNING' as const,
+      reportAfterS: 0.2,
+    })) as TrainJobProgress;
+    assert.ok(Date.now() - t0 < 2000, 'returned when the report was due');
+    assert.deepEqual([r.state, r.done], ['RUNNING', false]);
+    assert.deepEqual(r.logTail, ['loading', 'step 2/10 loss 3.5']);
+    assert.deepEqual(r.metrics, { step: 2, total_steps: 10, loss: 3.5, tokens_per_s: 200, lr: 0.2, time: 6 });
   });
 
   it('falls back to the exit-code file when the scheduler has forgotten the job', async () => {
@@ -201,7 +252,7 @@ describe('train activities against a fake cluster', () => {
     ] as const) {
       const { cluster, acts, mock, beats } = setup();
       cluster.jobs.set('13', { name: NAME, states: ['RUNNING'] });
-      const run = mock.run(acts.monitorJob, { ...base, jobId: '13' });
+      const run = mock.run(acts.monitorJob, { ...base, jobId: '13', lastState: 'RUNNING' as const, reportAfterS: 600 });
       while (!beats.some((b) => b.state === 'RUNNING')) await new Promise((r) => setTimeout(r, 5));
       mock.cancel(details.workerShutdown ? 'WORKER_SHUTDOWN' : 'CANCELLED', details);
       await assert.rejects(run);

@@ -20,6 +20,11 @@ const SUMMARY = new RegExp(`^(${WORDS}) (.+?)\\s*$`);
 /** Longer lines are test output, not results (and would make the lazy patterns slow). */
 const MAX_LINE = 10_000;
 
+/** An id that does not end inside its parameter brackets. */
+function closedId(s: string): boolean {
+  return bracketsBalanced(s) && (!s.includes('[') || s.endsWith(']'));
+}
+
 function bracketsBalanced(s: string): boolean {
   let depth = 0;
   for (const c of s) {
@@ -29,17 +34,25 @@ function bracketsBalanced(s: string): boolean {
   return depth === 0;
 }
 
-/**
- * Picks the test id from the rest of a summary line, which may end in ` - message`. Ids may contain
- * ` - ` themselves, so prefer an id the verbose lines already reported, then one with balanced brackets.
- */
-function summaryId(rest: string, known: TestStatusMap): string {
+/** The prefixes of `rest` that end just before an occurrence of `sep`, shortest first. */
+function cutsAt(rest: string, sep: string): string[] {
   const cuts: string[] = [];
-  let at = rest.indexOf(' - ');
+  let at = rest.indexOf(sep);
   while (at >= 0) {
     cuts.push(rest.slice(0, at));
-    at = rest.indexOf(' - ', at + 1);
+    at = rest.indexOf(sep, at + 1);
   }
+  return cuts;
+}
+
+/**
+ * Picks the test id from the rest of a summary line, which may end in ` - message` (or, for pytest
+ * ≤ 7's `XPASS id reason`, in a bare reason). Ids may contain ` - ` and spaces themselves, so prefer
+ * an id the verbose lines already reported, then the shortest with balanced brackets.
+ */
+function summaryId(rest: string, known: TestStatusMap, word: string): string {
+  const cuts = cutsAt(rest, ' - ');
+  if (word === 'XPASS' && cuts.length === 0) cuts.push(...cutsAt(rest, ' ').filter(closedId));
   cuts.push(rest);
   const knownCut = [...cuts].reverse().find((c) => c in known);
   if (knownCut !== undefined) return knownCut;
@@ -66,7 +79,7 @@ export function parsePytestLog(log: string): TestStatusMap {
     if (m) {
       const [, word, rest] = m as unknown as [string, string, string];
       if (word === 'SKIPPED' && /^\[\d+\] /.test(rest)) continue;
-      const id = summaryId(rest, map);
+      const id = summaryId(rest, map, word);
       if (id.includes('::') || /\.py$/.test(id)) record(map, id, STATUS[word]!);
       continue;
     }

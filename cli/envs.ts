@@ -3,28 +3,49 @@ import { listBottegaImages, pruneImages, type BottegaImage } from '../activities
 
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 
+/** The tag, or for a failed build's leftover its short id and what the build was for. */
+function name(i: BottegaImage): string {
+  if (i.kind !== 'failed') return i.tag;
+  const id = i.id.replace(/^sha256:/, '').slice(0, 12);
+  return `<none> ${id} (failed build ${i.building ? `of ${i.building}` : `on ${i.parent ?? '?'}`})`;
+}
+
 function table(images: BottegaImage[]): string {
   const rows = images.map(
-    (i) => `${i.kind.padEnd(9)} ${mb(i.ownBytes).padStart(10)}  ${i.lastUsed.toISOString()}  ${i.tag}`
+    (i) => `${i.kind.padEnd(9)} ${mb(i.ownBytes).padStart(10)}  ${i.lastUsed.toISOString()}  ${name(i)}`
   );
   return [`${'kind'.padEnd(9)} ${'own size'.padStart(10)}  ${'last used'.padEnd(24)}  tag`, ...rows].join('\n');
 }
 
 /** `bottega envs ls`: the images bottega holds, with the bytes each adds over its parent. */
-export async function envsList(out: (s: string) => void): Promise<void> {
-  const images = await listBottegaImages(new Docker());
+export async function envsList(out: (s: string) => void, docker: Docker = new Docker()): Promise<void> {
+  const images = await listBottegaImages(docker);
   out(table(images));
   const total = images.reduce((a, i) => a + i.ownBytes, 0);
   out(`${images.length} images, ${mb(total)} held (shared layers counted once)`);
+  const failed = images.filter((i) => i.kind === 'failed');
+  if (failed.length > 0) {
+    const bytes = failed.reduce((a, i) => a + i.ownBytes, 0);
+    out(`${failed.length} left by failed builds (${mb(bytes)}): \`bottega envs prune\` removes them first`);
+  }
 }
 
 /**
- * `bottega envs prune`: removes least-recently-used environment and instance images until the
- * held bytes fit the budget. Never removes a base image, an image any container uses, or an
- * environment that instances still build on.
+ * `bottega envs prune`: removes what failed builds left, then least-recently-used environment and
+ * instance images, until the held bytes fit the budget. Never removes a base image, an image any
+ * container uses, a failed build's leftover younger than ten minutes (a build may be using it), or
+ * an environment that instances still build on.
  */
-export async function envsPrune(opts: { budgetGb: number; dryRun: boolean }, out: (s: string) => void): Promise<void> {
-  const r = await pruneImages(new Docker(), { budgetBytes: opts.budgetGb * 1e9, dryRun: opts.dryRun });
+export async function envsPrune(
+  opts: { budgetGb: number; dryRun: boolean; docker?: Docker; failedMinAgeMs?: number },
+  out: (s: string) => void
+): Promise<void> {
+  const r = await pruneImages(opts.docker ?? new Docker(), {
+    budgetBytes: opts.budgetGb * 1e9,
+    dryRun: opts.dryRun,
+    removeFailed: true,
+    ...(opts.failedMinAgeMs !== undefined ? { failedMinAgeMs: opts.failedMinAgeMs } : {}),
+  });
   out(r.removed.length ? table(r.removed) : 'nothing to remove');
   out(
     `${opts.dryRun ? 'would free' : 'freed'} ${mb(r.beforeBytes - r.afterBytes)}: ${mb(r.beforeBytes)} → ${mb(r.afterBytes)} (budget ${opts.budgetGb} GB)`

@@ -234,6 +234,16 @@ envs
   });
 
 program
+  .command('build')
+  .description("plan the build stage without building: each task's recipe and why, its packages, the wheelhouse")
+  .requiredOption('--plan <spec>', 'experiment spec (YAML or JSON) whose build stage to plan')
+  .option('--json', 'print the plan as JSON')
+  .action(async (o: { plan: string; json?: boolean }) => {
+    const { buildPlanCommand } = await import('./build-plan');
+    process.exitCode = buildPlanCommand(o.plan, { json: !!o.json }, { out, err });
+  });
+
+program
   .command('slurm')
   .description('Slurm jobs of the train stage')
   .command('reap')

@@ -58,7 +58,9 @@ export type SetupAgentConfig = z.infer<typeof SetupAgentConfig>;
 /**
  * The build stage's configuration: turns task records into runnable, validated environments.
  * Recipe resolution order per task: the record's own `install_config`, then `recipes[repo]`
- * (merged over the heuristics' findings), then heuristics on the repository's files.
+ * (merged over the official SWE-bench recipe when there is one, else over the heuristics'
+ * findings), then the official SWE-bench recipe of the record's (repo, version), then heuristics
+ * on the repository's files.
  */
 export const BuildConfig = z.strictObject({
   /** Task sources (required). */
@@ -102,6 +104,16 @@ export const BuildConfig = z.strictObject({
   disk_budget_gb: z.number().positive().default(50),
   /** Optional LLM setup agent for repositories nothing else can build. */
   setup_agent: SetupAgentConfig.prefault({}),
+  /**
+   * Build SWE-bench records whose (repo, version) is in swebench's spec table with the official
+   * recipe (activities/build/official-recipe.ts). Off: those records go to the heuristics.
+   */
+  official_recipes: z.boolean().default(true),
+  /**
+   * Use SWE-bench's prebuilt instance image (`swebench/sweb.eval.x86_64.<id>:latest`, or the
+   * record's `image`) when the local Docker engine has it, instead of building env and instance.
+   */
+  official_images: z.boolean().default(true),
 });
 export type BuildConfig = z.infer<typeof BuildConfig>;
 /** What a user writes: defaults may be omitted. */
@@ -138,7 +150,7 @@ export const BuildTaskOutcome = z.strictObject({
   /** Tests whose status differed between validation runs: excluded from both lists. */
   flaky: z.array(z.string()),
   image: z.strictObject({ tag: z.string(), id: z.string() }).nullable(),
-  recipe_source: z.enum(['record', 'spec', 'heuristic', 'agent']).nullable(),
+  recipe_source: z.enum(['record', 'spec', 'official', 'heuristic', 'agent']).nullable(),
   /** The recipe the task was built and tested with (whatever its source). */
   install_config: InstallConfig.nullable(),
   /** Which stages were built now versus reused (content-hash tags). */

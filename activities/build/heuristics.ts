@@ -1,5 +1,9 @@
 import { parse as parseToml } from 'smol-toml';
 import type { InstallConfig, LogParserName } from '../../contracts/task';
+import { readCiTestEnv, type CiTestEnv } from './ci-env';
+import { parseIni } from './ini';
+
+export { parseIni } from './ini';
 
 /**
  * Read-only view of a repository at the environment-setup commit. The caller implements it over
@@ -43,7 +47,10 @@ export function detectPythonRecipe(repo: RepoView, opts: { createdAt?: string } 
   const read = (p: string) => (fileSet.has(p) ? repo.readFile(p) : null);
 
   const project = readProject(read, notes);
-  const reqFiles = pickRequirementFiles(files, notes);
+  const ci = readCiTestEnv(read);
+  const fromCi = ci && ci.reqFiles.length + ci.deps.length + ci.extras.length + ci.groups.length > 0 ? ci : null;
+  const testEnv = fromCi ? ciTestEnv(fromCi, project, fileSet, notes) : fallbackTestEnv(files, read, project, notes);
+  const { reqFiles, extra, groups } = testEnv;
   const pyFiles = files.filter((f) => f.endsWith('.py'));
   const testFiles = pyFiles.filter(isTestFile);
 
@@ -67,15 +74,13 @@ export function detectPythonRecipe(repo: RepoView, opts: { createdAt?: string } 
   // Dependencies that the chosen install steps will bring in.
   const reqDeps = new Set<string>();
   for (const f of reqFiles) for (const n of requirementNames(read(f) ?? '')) reqDeps.add(n);
-  const extra = TEST_EXTRAS.find((e) => project.extras.has(e));
-  const group = extra ? undefined : TEST_EXTRAS.find((g) => project.groups.has(g));
   const installed = new Set<string>([...reqDeps]);
   if (project.installable) {
     for (const d of project.deps) installed.add(d);
     if (extra) for (const d of project.extras.get(extra) ?? []) installed.add(reqName(d) ?? d);
   }
-  const groupPackages = group ? (project.groups.get(group) ?? []) : [];
-  for (const d of groupPackages) installed.add(reqName(d) ?? d);
+  const groupPackages = groups.flatMap((g) => project.groups.get(g) ?? []);
+  for (const d of [...groupPackages, ...testEnv.deps]) installed.add(reqName(d) ?? d);
   const anyDeps = new Set<string>([...installed, ...project.toolDeps]);
   for (const list of project.extras.values()) for (const d of list) anyDeps.add(reqName(d) ?? d);
   for (const list of project.groups.values()) for (const d of list) anyDeps.add(reqName(d) ?? d);
@@ -103,8 +108,12 @@ export function detectPythonRecipe(repo: RepoView, opts: { createdAt?: string } 
   } else {
     notes.push('install: nothing to install (no packaging files or requirements)');
   }
-  const pip: string[] = [...groupPackages];
-  if (group) notes.push(`pip_packages: the "${group}" dependency group (${groupPackages.join(', ') || 'empty'})`);
+  const pip: string[] = [...groupPackages, ...testEnv.deps];
+  if (groups.length > 0) {
+    notes.push(
+      `pip_packages: the ${groups.map((g) => `"${g}"`).join(', ')} dependency group (${groupPackages.join(', ') || 'empty'})`
+    );
+  }
   if (framework.parser === 'pytest' && !installed.has('pytest')) {
     pip.push('pytest');
     notes.push('pip_packages: pytest added (not among the installed dependencies)');
@@ -138,6 +147,28 @@ export function detectPythonRecipe(repo: RepoView, opts: { createdAt?: string } 
 // ---------------------------------------------------------------------------------------------
 // Project metadata
 
+/**
+ * What installing the project itself (`pip install -e ".[extras]"`) pulls in, as written in its
+ * metadata: build requirements, runtime dependencies and the extras' dependencies. `notes` say what
+ * could not be read (e.g. a setup.py whose install_requires is computed).
+ */
+export function projectRequirements(
+  repo: RepoView,
+  extras: string[] = []
+): { requirements: string[]; notes: string[] } {
+  const files = new Set(repo.listFiles());
+  const notes: string[] = [];
+  const info = readProject((p) => (files.has(p) ? repo.readFile(p) : null), notes);
+  if (!info.installable) return { requirements: [], notes: ['the project is not installable (no packaging files)'] };
+  const requirements = [...info.buildRequires, ...info.depSpecs];
+  for (const e of extras) {
+    const list = info.extras.get(normalizeName(e));
+    if (list) requirements.push(...list);
+    else notes.push(`extra "${e}" is not declared`);
+  }
+  return { requirements, notes };
+}
+
 interface ProjectInfo {
   pyproject: boolean;
   setupPy: boolean;
@@ -150,6 +181,10 @@ interface ProjectInfo {
   classifiers: [number, number][];
   /** Normalised names of runtime dependencies. */
   deps: Set<string>;
+  /** Runtime dependencies as written (with their specifiers), for the build plan. */
+  depSpecs: string[];
+  /** `[build-system] requires` (default setuptools + wheel for a setup.py project). */
+  buildRequires: string[];
   /** Extras: name → requirement strings. */
   extras: Map<string, string[]>;
   /** PEP 735 dependency groups and Poetry groups: name → requirement strings (names for Poetry). */
@@ -172,6 +207,8 @@ function readProject(read: Reader, notes: string[]): ProjectInfo {
     requiresPython: null,
     classifiers: [],
     deps: new Set(),
+    depSpecs: [],
+    buildRequires: [],
     extras: new Map(),
     groups: new Map(),
     toolDeps: new Set(),
@@ -203,6 +240,8 @@ function readProject(read: Reader, notes: string[]): ProjectInfo {
       info.requiresPython = { spec: proj['requires-python'], from: 'pyproject.toml [project] requires-python' };
     }
     for (const d of strings(proj.dependencies)) addName(info.deps, d);
+    info.depSpecs.push(...strings(proj.dependencies));
+    info.buildRequires.push(...strings(table(doc['build-system']).requires));
     for (const [k, v] of Object.entries(table(proj['optional-dependencies']))) addExtra(k, strings(v));
     for (const [k, v] of Object.entries(table(doc['dependency-groups']))) {
       info.groups.set(normalizeName(k), strings(v));
@@ -213,6 +252,7 @@ function readProject(read: Reader, notes: string[]): ProjectInfo {
       info.requiresPython = { spec: poetryDeps.python, from: 'pyproject.toml [tool.poetry.dependencies] python' };
     }
     for (const k of Object.keys(poetryDeps)) if (k !== 'python') info.deps.add(normalizeName(k));
+    info.depSpecs.push(...Object.keys(poetryDeps).filter((k) => k !== 'python'));
     const poetryDev = Object.keys(table(poetry['dev-dependencies']));
     if (poetryDev.length > 0) info.groups.set('dev', poetryDev);
     for (const [g, v] of Object.entries(table(poetry.group))) {
@@ -238,6 +278,7 @@ function readProject(read: Reader, notes: string[]): ProjectInfo {
     const pr = opts?.get('python_requires');
     if (pr && !info.requiresPython) info.requiresPython = { spec: pr, from: 'setup.cfg [options] python_requires' };
     for (const d of lines(opts?.get('install_requires'))) addName(info.deps, d);
+    info.depSpecs.push(...lines(opts?.get('install_requires')));
     for (const d of lines(opts?.get('tests_require'))) addName(info.toolDeps, d);
     for (const [k, v] of cfg.get('options.extras_require') ?? []) addExtra(k, lines(v));
     if (cfg.has('tool:pytest') && !info.pytestConfig) info.pytestConfig = 'setup.cfg [tool:pytest]';
@@ -254,6 +295,7 @@ function readProject(read: Reader, notes: string[]): ProjectInfo {
     if (name?.[2] && !info.name) info.name = normalizeName(name[2]);
     const installRequires = literalList(setupText, 'install_requires');
     if (installRequires) for (const d of installRequires) addName(info.deps, d);
+    if (installRequires) info.depSpecs.push(...installRequires);
     else if (/install_requires\s*=/.test(setupText)) {
       notes.push('setup.py: install_requires is not a literal list; pip will resolve it at install time');
     }
@@ -278,26 +320,111 @@ function readProject(read: Reader, notes: string[]): ProjectInfo {
   }
   if (read('pytest.ini') !== null) info.pytestConfig = 'pytest.ini';
 
+  if (info.setupPy && info.buildRequires.length === 0) info.buildRequires.push('setuptools', 'wheel');
   if (info.pyproject && !info.installable) {
     notes.push('pyproject.toml has no [build-system], [project] or [tool.poetry]: it is not treated as installable');
   }
   return info;
 }
 
-/** Requirement files to install: root requirements*.txt, requirements/*.txt and *-requirements.txt, docs ones skipped. */
-function pickRequirementFiles(files: string[], notes: string[]): string[] {
+/** The test dependencies chosen: requirement files, an extra, dependency groups, plain requirements. */
+interface TestEnvChoice {
+  reqFiles: string[];
+  /** Extra installed with the project (`pip install -e ".[extra]"`). */
+  extra: string | undefined;
+  /** PEP 735 / Poetry groups whose packages go to pip_packages. */
+  groups: string[];
+  /** Plain requirements (from the CI configuration) for pip_packages. */
+  deps: string[];
+}
+
+/**
+ * The environment CI tests with, from the tox configuration: its `-r` files, extras, dependency
+ * groups and plain deps; nothing else (no docs/typing/min-version files). A project that is not
+ * installable also gets its base requirements.txt.
+ */
+function ciTestEnv(ci: CiTestEnv, project: ProjectInfo, fileSet: Set<string>, notes: string[]): TestEnvChoice {
+  const missing = ci.reqFiles.filter((f) => !fileSet.has(f));
+  const reqFiles = ci.reqFiles.filter((f) => fileSet.has(f));
+  if (!project.installable && fileSet.has('requirements.txt') && !reqFiles.includes('requirements.txt')) {
+    reqFiles.unshift('requirements.txt');
+  }
+  const extras = ci.extras.map(normalizeName);
+  const extra = extras.find((e) => project.extras.has(e));
+  const groups = ci.groups.map(normalizeName).filter((g) => project.groups.has(g));
+  const what = [
+    ...ci.reqFiles.map((f) => `-r ${f}`),
+    ...ci.deps,
+    ...ci.extras.map((e) => `extra ${e}`),
+    ...ci.groups.map((g) => `group ${g}`),
+  ];
+  notes.push(`test environment as CI runs it (${ci.from}): ${what.join(', ')}`);
+  if (missing.length > 0) notes.push(`CI requirement files not in the repository, ignored: ${missing.join(', ')}`);
+  const undeclared = [
+    ...extras.filter((e) => !project.extras.has(e)).map((e) => `extra ${e}`),
+    ...ci.groups.filter((g) => !project.groups.has(normalizeName(g))).map((g) => `group ${g}`),
+  ];
+  if (undeclared.length > 0)
+    notes.push(`CI names what the project does not declare, ignored: ${undeclared.join(', ')}`);
+  if (ci.skipped.length > 0) notes.push(`left out of the CI test environment: ${ci.skipped.join('; ')}`);
+  if (reqFiles.length > 0) notes.push(`requirements: ${reqFiles.join(', ')}`);
+  return { reqFiles, extra, groups, deps: ci.deps };
+}
+
+/** Without CI configuration: requirement files by name, and the first test extra or group. */
+function fallbackTestEnv(files: string[], read: Reader, project: ProjectInfo, notes: string[]): TestEnvChoice {
+  const reqFiles = pickRequirementFiles(files, read, notes);
+  const extra = TEST_EXTRAS.find((e) => project.extras.has(e));
+  const group = extra ? undefined : TEST_EXTRAS.find((g) => project.groups.has(g));
+  return { reqFiles, extra, groups: group ? [group] : [], deps: [] };
+}
+
+/** Names of requirement files that are not for running the tests. */
+const NOT_TEST_REQS = /doc|lint|typ(e|ing)|mypy|release|publish|bench|build/i;
+/** Names of pin files for minimum (or oldest) dependency versions: a separate CI job's, not the default. */
+const MIN_PINS = /(^|[-_.])(min|minimum|minimal|lowest|oldest)([-_.]|$)/i;
+
+/**
+ * Requirement files to install, by name: root requirements*.txt, requirements/*.txt and
+ * *-requirements.txt. Skipped, each with a note: docs/lint/typing/release/build files, pin files of
+ * minimum versions, files that download (URLs: development versions), and files that include a
+ * skipped one (`-r docs.txt`: a developer's everything-environment).
+ */
+function pickRequirementFiles(files: string[], read: Reader, notes: string[]): string[] {
   const candidates = files.filter(
     (f) =>
       /^requirements[\w.-]*\.txt$/.test(f) ||
       /^requirements\/[\w.-]+\.txt$/.test(f) ||
       /^[\w.-]+[-_]requirements\.txt$/.test(f)
   );
-  const skipped = candidates.filter((f) => /doc|lint|typ(e|ing)|mypy|release|publish|bench/i.test(baseName(f)));
+  const skipped = new Map<string, string>();
+  for (const f of candidates) {
+    const b = baseName(f);
+    if (NOT_TEST_REQS.test(b)) skipped.set(f, 'docs/lint/typing/release/build');
+    else if (MIN_PINS.test(b.replace(/\.txt$/, ''))) skipped.set(f, 'minimum-version pins of a separate CI job');
+    else if (/^\s*(-e\s+)?([a-z+]+:\/\/|git\+)/im.test(read(f) ?? '')) skipped.set(f, 'downloads (URLs)');
+  }
+  // A file that includes a skipped one brings in what was skipped.
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const f of candidates) {
+      if (skipped.has(f)) continue;
+      const dir = f.includes('/') ? f.slice(0, f.lastIndexOf('/') + 1) : '';
+      const inc = [...(read(f) ?? '').matchAll(/^\s*-r\s*(\S+)/gm)].map((m) => `${dir}${m[1]}`);
+      const bad = inc.filter((i) => skipped.has(i));
+      if (bad.length > 0) {
+        skipped.set(f, `includes ${bad.join(', ')}`);
+        changed = true;
+      }
+    }
+  }
   const chosen = candidates
-    .filter((f) => !skipped.includes(f))
+    .filter((f) => !skipped.has(f))
     .sort((a, b) => requirementRank(a) - requirementRank(b) || a.localeCompare(b));
   if (chosen.length > 0) notes.push(`requirements: ${chosen.join(', ')}`);
-  if (skipped.length > 0) notes.push(`requirements skipped (docs/lint/release only): ${skipped.join(', ')}`);
+  if (skipped.size > 0) {
+    notes.push(`requirements skipped: ${[...skipped].map(([f, why]) => `${f} (${why})`).join(', ')}`);
+  }
   return chosen;
 }
 
@@ -540,38 +667,6 @@ function addClassifiers(info: ProjectInfo, text: string): void {
 
 // ---------------------------------------------------------------------------------------------
 // Small parsers
-
-/**
- * A minimal INI reader for setup.cfg / tox.ini / pytest.ini: `[section]`, `key = value` or
- * `key: value`, indented continuation lines joined with newlines, `#` / `;` comment lines.
- */
-export function parseIni(text: string): Map<string, Map<string, string>> {
-  const out = new Map<string, Map<string, string>>();
-  let section: Map<string, string> | undefined;
-  let key: string | undefined;
-  for (const raw of text.split(/\r?\n/)) {
-    if (/^\s*[#;]/.test(raw) || raw.trim() === '') continue;
-    const head = /^\[([^\]]+)\]\s*$/.exec(raw);
-    if (head?.[1]) {
-      section = new Map();
-      out.set(head[1].trim(), section);
-      key = undefined;
-      continue;
-    }
-    if (!section) continue;
-    if (/^\s/.test(raw) && key !== undefined) {
-      const prev = section.get(key) ?? '';
-      section.set(key, prev === '' ? raw.trim() : `${prev}\n${raw.trim()}`);
-      continue;
-    }
-    const kv = /^([^=:]+?)\s*[=:]\s*(.*)$/.exec(raw);
-    if (kv?.[1]) {
-      key = kv[1].trim().toLowerCase();
-      section.set(key, (kv[2] ?? '').trim());
-    }
-  }
-  return out;
-}
 
 /** Package names required by a requirements file (options, includes and local paths skipped). */
 export function requirementNames(text: string): string[] {

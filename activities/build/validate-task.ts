@@ -10,7 +10,9 @@ import {
 } from '../../contracts';
 import { deriveTask, judgeLog, officialTestStatuses, runTaskTests } from '../grading';
 import { buildEnvImage, buildInstanceImage, ensureBaseImage, ImageBuildError } from './docker';
+import { imageId } from './docker/build';
 import type { RepoView } from './heuristics';
+import { CONDA_ACTIVATE, officialImageName } from './official-recipe';
 import { resolveRecipe } from './recipe';
 import { proposeInstallConfig } from './setup-agent';
 
@@ -79,7 +81,8 @@ function verdictReason(reason: string | null): BuildFailureReason {
 /** What the images-and-validation step shares between the first try and the agent's proposal. */
 interface AttemptContext {
   task: TaskRecord;
-  repoPath: string;
+  /** Null only when a prebuilt image is used (nothing is built). */
+  repoPath: string | null;
   envCommit: string;
   config: BuildConfig;
   deps: ValidateDeps;
@@ -117,6 +120,34 @@ export function emptyOutcome(task: Pick<TaskRecord, 'instance_id' | 'repo'>): Bu
  */
 export async function buildAndValidate(input: ValidateInput, deps: ValidateDeps): Promise<BuildTaskOutcome> {
   const { task, config } = input;
+  const envCommit = task.environment_setup_commit ?? task.base_commit;
+  const recipeArgs = {
+    task,
+    recipes: config.recipes,
+    official: config.official_recipes,
+    network: config.pip_index_url !== undefined,
+  };
+
+  if (config.official_images) {
+    deps.progress('official image');
+    const name = prebuiltImageName(task);
+    const id = await imageId(deps.docker, name);
+    if (id) {
+      const recipe = resolveRecipe({
+        ...recipeArgs,
+        ...(input.repoPath ? { repo: gitRepoView(input.repoPath, envCommit) } : {}),
+      });
+      // A recipe refused for building (e.g. conda-only) still tells how to test in the prebuilt image.
+      const cfg = recipe.config ?? recipe.official?.config;
+      if (cfg) {
+        const source = recipe.config ? recipe.source : 'official';
+        const ctx: AttemptContext = { task, repoPath: input.repoPath, envCommit, config, deps };
+        const inConda = { ...cfg, test_cmd: `${CONDA_ACTIVATE}\n${cfg.test_cmd}` };
+        return validateWith(ctx, inConda, source, '', { tag: name, id });
+      }
+    }
+  }
+
   if (!input.repoPath) {
     return {
       ...emptyOutcome(task),
@@ -124,16 +155,11 @@ export async function buildAndValidate(input: ValidateInput, deps: ValidateDeps)
       detail: `no local repository for ${task.repo}: add it to build.repo_paths`,
     };
   }
-  const ctx: AttemptContext = {
-    task,
-    repoPath: input.repoPath,
-    envCommit: task.environment_setup_commit ?? task.base_commit,
-    config,
-    deps,
-  };
+  const repoPath = input.repoPath;
+  const ctx: AttemptContext = { task, repoPath, envCommit, config, deps };
 
   deps.progress('recipe');
-  const recipe = resolveRecipe({ task, recipes: config.recipes, repo: gitRepoView(ctx.repoPath, ctx.envCommit) });
+  const recipe = resolveRecipe({ ...recipeArgs, repo: gitRepoView(repoPath, envCommit) });
   if (!recipe.config) {
     const outcome = emptyOutcome(task);
     outcome.reason = 'no_recipe';
@@ -166,6 +192,8 @@ async function retryWithSetupAgent(
   hint: { python: string | null; notes: string[] }
 ): Promise<BuildTaskOutcome> {
   const { task, config, deps } = ctx;
+  const repoPath = ctx.repoPath;
+  if (repoPath === null) return failed;
   const agent = config.setup_agent;
   const env = deps.env ?? process.env;
   let tried: string;
@@ -179,7 +207,7 @@ async function retryWithSetupAgent(
       baseTag,
       python,
       repo: task.repo,
-      repoPath: ctx.repoPath,
+      repoPath,
       envCommit: ctx.envCommit,
       task: { instance_id: task.instance_id, repo: task.repo, problem_statement: task.problem_statement },
       agent,
@@ -206,14 +234,27 @@ async function retryWithSetupAgent(
   return { ...failed, detail: `${failed.detail ?? ''}; setup agent: ${tried} (transcript: ${uri})` };
 }
 
-/** Builds the images for `cfg` and runs the validation; logs of a failure are stored as `<id>.<prefix><reason>.log`. */
+/**
+ * The prebuilt SWE-bench image a record names (`image`, as swebench 5 datasets carry it), else
+ * the name swebench derives from the instance id.
+ */
+export function prebuiltImageName(task: TaskRecord): string {
+  const named = (task as { image?: unknown }).image;
+  return typeof named === 'string' && named.trim() !== '' ? named.trim() : officialImageName(task.instance_id);
+}
+
+/**
+ * Builds the images for `cfg` (or takes `prebuilt` as is) and runs the validation; logs of a
+ * failure are stored as `<id>.<prefix><reason>.log`.
+ */
 async function validateWith(
   ctx: AttemptContext,
   cfg: InstallConfig,
   source: NonNullable<BuildTaskOutcome['recipe_source']>,
-  logPrefix: string
+  logPrefix: string,
+  prebuilt?: { tag: string; id: string }
 ): Promise<BuildTaskOutcome> {
-  const { task, config, deps, envCommit } = ctx;
+  const { task, config, deps } = ctx;
   const outcome = emptyOutcome(task);
   outcome.recipe_source = source;
   outcome.install_config = cfg;
@@ -225,44 +266,13 @@ async function validateWith(
   };
 
   let imageTag: string;
-  try {
-    deps.progress('base image');
-    const baseTag = await ensureBaseImage(deps.docker, cfg.python, { bottegaHome: deps.bottegaHome });
-    deps.progress('environment image');
-    const env = await buildEnvImage(deps.docker, {
-      baseTag,
-      repo: task.repo,
-      repoPath: ctx.repoPath,
-      envCommit,
-      config: cfg,
-      ...(config.wheelhouse ? { wheelhouse: config.wheelhouse } : {}),
-      ...(config.pip_index_url ? { pipIndexUrl: config.pip_index_url } : {}),
-      // Untrusted install scripts get a network only when the spec names a package mirror.
-      network: config.pip_index_url !== undefined,
-      timeoutMs: config.build_timeout_s * 1000,
-    });
-    outcome.built.env = !env.cached;
-    deps.progress('instance image');
-    const inst = await buildInstanceImage(deps.docker, {
-      envTag: env.tag,
-      repo: task.repo,
-      repoPath: ctx.repoPath,
-      baseCommit: task.base_commit,
-      instanceId: task.instance_id,
-      envCommit,
-    });
-    outcome.built.instance = !inst.cached;
-    outcome.image = { tag: inst.tag, id: inst.id };
-    imageTag = inst.tag;
-  } catch (e) {
-    if (e instanceof ImageBuildError) {
-      const reason: BuildFailureReason =
-        e.reason === 'install_failed' || e.reason === 'base_missing' || e.reason === 'history_leak'
-          ? e.reason
-          : 'image_failed';
-      return fail(reason, e.message, e.log || e.message);
-    }
-    throw e;
+  if (prebuilt) {
+    outcome.image = prebuilt;
+    imageTag = prebuilt.tag;
+  } else {
+    const built = await buildImages(ctx, cfg, outcome);
+    if (built.failed) return fail(built.failed.reason, built.failed.detail, built.failed.log);
+    imageTag = built.tag;
   }
 
   const before: TestStatusMap[] = [];
@@ -297,4 +307,55 @@ async function validateWith(
   }
   outcome.status = 'validated';
   return outcome;
+}
+
+/** Builds base → env → instance for `cfg`, recording in `outcome` what was built; a build failure is returned. */
+async function buildImages(
+  ctx: AttemptContext,
+  cfg: InstallConfig,
+  outcome: BuildTaskOutcome
+): Promise<
+  { tag: string; failed?: undefined } | { failed: { reason: BuildFailureReason; detail: string; log: string } }
+> {
+  const { task, config, deps, envCommit, repoPath } = ctx;
+  if (repoPath === null) throw new Error(`no repository to build ${task.instance_id} from`);
+  try {
+    deps.progress('base image');
+    const baseTag = await ensureBaseImage(deps.docker, cfg.python, { bottegaHome: deps.bottegaHome });
+    deps.progress('environment image');
+    const env = await buildEnvImage(deps.docker, {
+      baseTag,
+      repo: task.repo,
+      repoPath,
+      envCommit,
+      config: cfg,
+      ...(config.wheelhouse ? { wheelhouse: config.wheelhouse } : {}),
+      ...(config.pip_index_url ? { pipIndexUrl: config.pip_index_url } : {}),
+      // Untrusted install scripts get a network only when the spec names a package mirror.
+      network: config.pip_index_url !== undefined,
+      timeoutMs: config.build_timeout_s * 1000,
+    });
+    outcome.built.env = !env.cached;
+    deps.progress('instance image');
+    const inst = await buildInstanceImage(deps.docker, {
+      envTag: env.tag,
+      repo: task.repo,
+      repoPath,
+      baseCommit: task.base_commit,
+      instanceId: task.instance_id,
+      envCommit,
+    });
+    outcome.built.instance = !inst.cached;
+    outcome.image = { tag: inst.tag, id: inst.id };
+    return { tag: inst.tag };
+  } catch (e) {
+    if (e instanceof ImageBuildError) {
+      const reason: BuildFailureReason =
+        e.reason === 'install_failed' || e.reason === 'base_missing' || e.reason === 'history_leak'
+          ? e.reason
+          : 'image_failed';
+      return { failed: { reason, detail: e.message, log: e.log || e.message } };
+    }
+    throw e;
+  }
 }

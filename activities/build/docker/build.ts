@@ -111,6 +111,20 @@ export async function buildFromContext(docker: Docker, ctx: BuildContext, opts: 
   return { id, log };
 }
 
+/** Label naming the tag a build was for: every intermediate image of the build carries it. */
+export const BUILDING_LABEL = 'bottega.building';
+/** Label naming the image the build started FROM. */
+export const FROM_LABEL = 'bottega.from';
+
+/**
+ * The Dockerfile line placed right after `FROM`: every intermediate image the build commits inherits
+ * it, so when a build fails, the untagged images it leaves are recognisable as bottega's
+ * (gc.ts lists them as `failed`, counts them in the disk budget and prunes them first).
+ */
+export function trackingLabel(tag: string, from: string): string {
+  return `LABEL ${BUILDING_LABEL}=${JSON.stringify(tag)} ${FROM_LABEL}=${JSON.stringify(from)}`;
+}
+
 /** The id of `tag` if the engine has it, else null. */
 export async function imageId(docker: Docker, tag: string): Promise<string | null> {
   try {

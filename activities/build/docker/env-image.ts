@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type Docker from 'dockerode';
 import type { InstallConfig } from '../../../contracts/task';
-import { buildFromContext, errorMessage, imageId, shQuote, type LogSink } from './build';
+import { buildFromContext, errorMessage, imageId, shQuote, trackingLabel, type LogSink } from './build';
 import { BuildContext } from './context';
 import { ImageBuildError } from './errors';
 import { TEMPLATE_VERSION, buildRelevantConfig, canonicalJson, directoryDigest, envImageTag } from './tags';
@@ -128,7 +128,7 @@ export async function buildEnvImage(docker: Docker, opts: EnvImageOptions): Prom
     const ctx = await repoContext(tmp, opts);
     const steps = recipeSteps(config, pipFlags(opts));
     for (const s of steps) ctx.addData(`bottega-steps/${s.file}`, s.script, 0o755);
-    ctx.addData('Dockerfile', envDockerfile(opts, steps));
+    ctx.addData('Dockerfile', envDockerfile(opts, steps, tag));
 
     const { id, log } = await buildFromContext(docker, ctx, {
       stage: 'env',
@@ -200,13 +200,14 @@ export function recipeSteps(config: InstallConfig, pip: { flags: string }): Step
   }));
 }
 
-function envDockerfile(opts: EnvImageOptions, steps: Step[]): string {
+function envDockerfile(opts: EnvImageOptions, steps: Step[], tag: string): string {
   const env: Record<string, string> = { ...pipFlags(opts).env, ...opts.config.env_vars };
   for (const key of Object.keys(env)) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key))
       throw new ImageBuildError('env', 'install_failed', `bad env var name: ${key}`, '');
   }
-  const lines = venvPreamble(opts.baseTag);
+  const [from, ...rest] = venvPreamble(opts.baseTag);
+  const lines = [from!, trackingLabel(tag, opts.baseTag), ...rest];
   if (opts.config.system_packages.length > 0) {
     lines.push(
       `RUN echo '>>> [bottega] system_packages' && apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${opts.config.system_packages.map(shQuote).join(' ')} && rm -rf /var/lib/apt/lists/*`

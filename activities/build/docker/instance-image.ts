@@ -17,7 +17,7 @@ import { lstat, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import type Docker from 'dockerode';
-import { buildFromContext, errorMessage, imageId, type LogSink } from './build';
+import { buildFromContext, errorMessage, imageId, trackingLabel, type LogSink } from './build';
 import { BuildContext } from './context';
 import { ImageBuildError } from './errors';
 import { cloneAndScrub, diffPaths } from './git-scrub';
@@ -122,7 +122,7 @@ export async function buildInstanceImage(docker: Docker, opts: InstanceImageOpti
     // Parents first (sorted paths put a directory before its children).
     for (const dir of [...dirs].sort()) ctx.addDirectoryEntry(`testbed/${dir}`);
     for (const f of files) await ctx.addHostPath(f.host, `testbed/${f.path}`);
-    const lines = [`FROM ${opts.envTag}`, 'COPY testbed/ /testbed/'];
+    const lines = [`FROM ${opts.envTag}`, trackingLabel(tag, opts.envTag), 'COPY testbed/ /testbed/'];
     if (delta.deleted.length > 0) {
       lines.push(`RUN ${JSON.stringify(['rm', '-f', '--', ...delta.deleted.map((p) => `/testbed/${p}`)])}`);
     }

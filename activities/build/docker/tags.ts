@@ -11,9 +11,10 @@ import type { InstallConfig } from '../../../contracts/task';
 
 /**
  * Bumped whenever the Dockerfile templates of env-image.ts / instance-image.ts change meaning, so
- * images built by an older template are not reused.
+ * images built by an older template are not reused. 2: a tracking LABEL right after FROM (build.ts
+ * {@link trackingLabel}), so the intermediate images of a failed build are recognisable.
  */
-export const TEMPLATE_VERSION = 1;
+export const TEMPLATE_VERSION = 2;
 
 // Canonical JSON and its hash: the step cache's functions, so both key content alike.
 export { canonicalJson, contentHash };

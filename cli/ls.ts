@@ -1,5 +1,6 @@
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import { SA } from '../contracts';
+import { formatSeconds } from '../workflows/train-progress';
 
 /** Filters of `bottega ls`. */
 export interface ListFilters {
@@ -114,13 +115,7 @@ export async function listExperiments(client: Client, filters: ListFilters = {})
 
 /** `1h02m`, `3m05s`, `12s`. */
 export function formatDuration(ms: number): string {
-  const s = Math.floor(ms / 1000);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h}h${String(m % 60).padStart(2, '0')}m`;
-  return `${Math.floor(h / 24)}d${String(h % 24).padStart(2, '0')}h`;
+  return formatSeconds(ms / 1000);
 }
 
 /** A text table: id, type, status, start time, duration, stage, base model, eval score. */

@@ -6,11 +6,12 @@ import {
   officialImageName,
   officialRecipe,
   officialSpecFor,
-  testDirectives,
   CONDA_ACTIVATE,
 } from '../../activities/build/official-recipe';
+import { scopedTestCommand, swebenchTestDirectives as testDirectives } from '../../activities/grading/test-directives';
 import { OFFICIAL_SPECS } from '../../activities/build/official-specs.data';
 import { resolveRecipe } from '../../activities/build/recipe';
+import { SWE_BENCH_VERIFIED_REPOS } from '../../contracts/mine';
 
 function repoOf(files: Record<string, string>): RepoView {
   return { listFiles: () => Object.keys(files), readFile: (p) => files[p] ?? null };
@@ -32,20 +33,7 @@ const flaskRepo = repoOf({
 describe('the official spec table', () => {
   it('holds the SWE-bench Verified repositories and names its source', () => {
     assert.match(OFFICIAL_SPECS.source, /^swebench 4\.1\.0 \(MIT\): swebench\/harness\/constants\/python\.py$/);
-    for (const repo of [
-      'astropy/astropy',
-      'django/django',
-      'matplotlib/matplotlib',
-      'mwaskom/seaborn',
-      'pallets/flask',
-      'psf/requests',
-      'pydata/xarray',
-      'pylint-dev/pylint',
-      'pytest-dev/pytest',
-      'scikit-learn/scikit-learn',
-      'sphinx-doc/sphinx',
-      'sympy/sympy',
-    ]) {
+    for (const repo of SWE_BENCH_VERIFIED_REPOS) {
       assert.ok(Object.keys(OFFICIAL_SPECS.specs[repo] ?? {}).length > 0, repo);
     }
     assert.equal(officialSpecFor('django/django', '3.0')?.python, '3.6');
@@ -68,10 +56,8 @@ describe('the official spec table', () => {
 
 describe('officialRecipe', () => {
   it('flask 2.0: requirements inlined as swebench does, pins after them, install, directives', () => {
-    const r = officialRecipe(
-      { repo: 'pallets/flask', version: '2.0', test_patch: testPatch('tests/test_basic.py') },
-      flaskRepo
-    );
+    const task = { repo: 'pallets/flask', version: '2.0', test_patch: testPatch('tests/test_basic.py') };
+    const r = officialRecipe(task, flaskRepo);
     assert.ok(r);
     assert.equal(r.config.python, '3.9');
     assert.deepEqual(r.unsupported, []);
@@ -92,22 +78,26 @@ describe('officialRecipe', () => {
     assert.equal(r.config.log_parser, 'pytest');
     const lines = r.config.test_cmd.split('\n');
     assert.match(lines[0]!, /^\{ python -m pip install -e \. ; \} > \/tmp\/bottega-reinstall\.log/);
-    assert.equal(lines[1], 'pytest -rA tests/test_basic.py');
+    assert.equal(lines[1], 'pytest -rA', 'the recipe holds no task-specific directives');
+    assert.equal(scopedTestCommand(task, r.config, 'files').split('\n')[1], 'pytest -rA tests/test_basic.py');
+    assert.equal(scopedTestCommand(task, r.config, 'suite'), r.config.test_cmd);
     assert.ok(r.requirements.includes('pytest==6.2.4') && !r.requirements.includes('click==8.0.1'));
   });
 
   it('django 3.0: python 3.6 runs on the 3.9 base (a deviation), eval_commands before the tests', () => {
     const django = repoOf({ 'setup.py': '', 'tests/requirements/py3.txt': 'asgiref\nsqlparse\n' });
-    const r = officialRecipe(
-      { repo: 'django/django', version: '3.0', test_patch: testPatch('tests/queries/tests.py') },
-      django
-    );
+    const task = { repo: 'django/django', version: '3.0', test_patch: testPatch('tests/queries/tests.py') };
+    const r = officialRecipe(task, django);
     assert.ok(r);
     assert.equal(r.config.python, '3.9');
     assert.ok(r.deviations.some((d) => d.startsWith('python 3.9 instead of 3.6')));
     const lines = r.config.test_cmd.split('\n');
     assert.equal(lines[1], 'export LANG=en_US.UTF-8');
-    assert.equal(lines.at(-1), './tests/runtests.py --verbosity 2 --settings=test_sqlite --parallel 1 queries.tests');
+    assert.equal(lines.at(-1), './tests/runtests.py --verbosity 2 --settings=test_sqlite --parallel 1');
+    assert.equal(
+      scopedTestCommand(task, r.config, 'files').split('\n').at(-1),
+      './tests/runtests.py --verbosity 2 --settings=test_sqlite --parallel 1 queries.tests'
+    );
     assert.equal(r.config.log_parser, 'django');
   });
 

@@ -27,7 +27,7 @@ export function formatPlan(plan: BuildPlan, opts: { wheelhouse: string | null; s
     if (t.error) lines.push(`  why not: ${t.error}`);
     for (const n of t.notes) lines.push(`  - ${n}`);
     if (t.config) {
-      lines.push(`  test: ${t.config.test_cmd.split('\n').pop() ?? ''} (${t.config.log_parser})`);
+      lines.push(`  test: ${(t.test ?? t.config.test_cmd).split('\n').pop() ?? ''} (${t.config.log_parser})`);
       lines.push(`  packages (${t.packages.length}): ${t.packages.join(' ') || '(none)'}`);
     }
     if (t.config?.system_packages.length) lines.push(`  system packages (apt): ${t.config.system_packages.join(' ')}`);

@@ -58,6 +58,8 @@ export function formatBuildSummary(r: BuildStageResult): string {
     `  failures, by reason:`,
     ...counts(s.failed),
     `  flaky tests excluded: ${fmt(s.flaky_tests)}; images built now: ${s.images_built.env} env, ${s.images_built.instance} instance`,
+    `  test lists kept: ${fmt(s.lists.official)} official (verbatim), ${fmt(s.lists.derived)} derived; ` +
+      `records whose own lists did not hold: ${fmt(s.lists.mismatched)}`,
     `  artifacts:`,
   ];
   for (const [k, a] of Object.entries(r.artifacts))

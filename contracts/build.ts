@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ArtifactRef } from './artifact';
 import { RepoName } from './mine';
-import { InstallConfig, InstallConfigPatch } from './task';
+import { InstallConfig, InstallConfigPatch, TestScope } from './task';
 
 /**
  * Where the build stage takes its tasks from. At least one source must be set; tasks from several
@@ -114,6 +114,18 @@ export const BuildConfig = z.strictObject({
    * record's `image`) when the local Docker engine has it, instead of building env and instance.
    */
   official_images: z.boolean().default(true),
+  /**
+   * Which tests validation runs (and the validated tasks record, so rollout grading and evaluation
+   * run the same): `files`, the test files `test_patch` touches as SWE-bench runs them, or `suite`,
+   * the test command as is (whole suite; an explicit opt-in).
+   */
+  test_scope: TestScope.default('files'),
+  /**
+   * A record's own FAIL_TO_PASS / PASS_TO_PASS are kept verbatim and checked against the validation
+   * runs. Where they do not hold (`official_lists_mismatch`, per test): `drop` (default) keeps the
+   * task out of the validated set; `flag` keeps it, with the mismatches in its `bottega` field.
+   */
+  official_lists_mismatch: z.enum(['drop', 'flag']).default('drop'),
 });
 export type BuildConfig = z.infer<typeof BuildConfig>;
 /** What a user writes: defaults may be omitted. */
@@ -134,8 +146,31 @@ export const BuildFailureReason = z.enum([
   'no_tests_ran',
   'invalid_test_log',
   'no_fail_to_pass',
+  /** The record's own test lists do not hold on this machine (see `list_mismatches`). */
+  'official_lists_mismatch',
+  /** swebench 5.0.2's grading would not find the gold patch resolved with the task's lists. */
+  'gold_not_resolved',
 ]);
 export type BuildFailureReason = z.infer<typeof BuildFailureReason>;
+
+/**
+ * Where a test of a record's own FAIL_TO_PASS / PASS_TO_PASS list did not behave as the list says,
+ * judged with swebench 5.0.2's grading functions (`test_passed`, `test_failed`, `test_maintained`,
+ * `_resolve_case`) on the validation runs' official status maps.
+ */
+export const ListMismatch = z.strictObject({
+  list: z.enum(['FAIL_TO_PASS', 'PASS_TO_PASS']),
+  test: z.string(),
+  /**
+   * `passes_before`: a FAIL_TO_PASS test passed without the gold patch; `fails_before` /
+   * `missing_before`: a PASS_TO_PASS test failed or was not in the log without it; `fails_after` /
+   * `missing_after`: the test does not pass (PASS_TO_PASS: is not maintained) with the gold patch.
+   */
+  problem: z.enum(['passes_before', 'fails_before', 'missing_before', 'fails_after', 'missing_after']),
+  /** The official status in each run of each phase (`missing` when absent). */
+  seen: z.strictObject({ before: z.array(z.string()), after: z.array(z.string()) }),
+});
+export type ListMismatch = z.infer<typeof ListMismatch>;
 
 /** The outcome of one task: validated (with its tests and image) or failed with a reason. */
 export const BuildTaskOutcome = z.strictObject({
@@ -147,8 +182,17 @@ export const BuildTaskOutcome = z.strictObject({
   detail: z.string().nullable(),
   FAIL_TO_PASS: z.array(z.string()),
   PASS_TO_PASS: z.array(z.string()),
-  /** Tests whose status differed between validation runs: excluded from both lists. */
+  /**
+   * Tests whose status differed between validation runs: excluded from derived lists (a record's
+   * own lists are kept as they are; a flaky test in them is a mismatch).
+   */
   flaky: z.array(z.string()),
+  /** Where FAIL_TO_PASS / PASS_TO_PASS come from: the record (verbatim) or the validation runs. */
+  lists: z.enum(['official', 'derived']).nullable().default(null),
+  /** Where the record's own lists did not hold (empty for derived lists). */
+  list_mismatches: z.array(ListMismatch).default([]),
+  /** The test scope the task was validated with (recorded in the validated task). */
+  test_scope: TestScope.nullable().default(null),
   image: z.strictObject({ tag: z.string(), id: z.string() }).nullable(),
   recipe_source: z.enum(['record', 'spec', 'official', 'heuristic', 'agent']).nullable(),
   /** The recipe the task was built and tested with (whatever its source). */
@@ -168,6 +212,17 @@ export const BuildSummary = z.strictObject({
   kept: z.number().int().nonnegative(),
   failed: z.record(z.string(), z.number().int().nonnegative()),
   flaky_tests: z.number().int().nonnegative(),
+  /**
+   * Test lists of validated tasks: kept from the record (`official`), derived (`derived`), and
+   * records whose own lists did not hold (`mismatched`, dropped or flagged).
+   */
+  lists: z
+    .strictObject({
+      official: z.number().int().nonnegative(),
+      derived: z.number().int().nonnegative(),
+      mismatched: z.number().int().nonnegative(),
+    })
+    .default({ official: 0, derived: 0, mismatched: 0 }),
   images_built: z.strictObject({ env: z.number().int(), instance: z.number().int() }),
   /** Images removed to stay within `disk_budget_gb` (least recently used first; never this run's). */
   images_pruned: z.number().int().nonnegative(),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { InstanceReport } from './grading';
-import { InstallConfig } from './task';
+import { InstallConfig, TestScope } from './task';
 
 /**
  * One prediction in SWE-bench's shape: the patch a model produced for an instance. A null
@@ -33,6 +33,8 @@ export type EvalImage = z.infer<typeof EvalImage>;
  */
 export const EvalTask = z.looseObject({
   instance_id: z.string().min(1),
+  /** `owner/name`: Django's test directives are module labels (`django/django`). */
+  repo: z.string().optional(),
   base_commit: z.string().min(1),
   test_patch: z.string(),
   FAIL_TO_PASS: TestList,
@@ -41,6 +43,11 @@ export const EvalTask = z.looseObject({
   PASS_TO_FAIL: TestList.optional(),
   image: EvalImage,
   install_config: InstallConfig,
+  /**
+   * The tests the task was validated with, and so graded with: `files` (the test files `test_patch`
+   * touches) or `suite`. Absent (tasks built before scopes): `suite`, the test command as recorded.
+   */
+  test_scope: TestScope.optional(),
 });
 export type EvalTask = z.infer<typeof EvalTask>;
 

@@ -19,6 +19,15 @@ export const LogParserName = z.enum([
 export type LogParserName = z.infer<typeof LogParserName>;
 
 /**
+ * Which tests a validation or grading run executes. `files` (the default, SWE-bench's scope): the
+ * test command with the test directives of `test_patch` appended (the files it touches; Django:
+ * module labels; activities/grading/test-directives.ts). `suite`: the test command as is, usually the
+ * whole suite (an explicit opt-in).
+ */
+export const TestScope = z.enum(['files', 'suite']);
+export type TestScope = z.infer<typeof TestScope>;
+
+/**
  * How to build and test one task's environment (after SWE-rebench's `install_config` and SWE-bench
  * 5.0's task specs). Carried by the task record itself, so the record is its own recipe.
  */
@@ -40,7 +49,10 @@ export const InstallConfig = z.strictObject({
   pip_packages: z.array(z.string()).default([]),
   /** Shell commands that install the project (e.g. `pip install -e .`). */
   install: z.array(z.string()).default([]),
-  /** The test command; test files to run are appended when a task names them. */
+  /**
+   * The test command. With test scope `files` (the default), the test directives of the task's
+   * `test_patch` are appended to its last line when grading or validating.
+   */
   test_cmd: z.string().min(1),
   /** Parser of the test command's output. */
   log_parser: LogParserName,

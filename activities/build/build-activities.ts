@@ -211,6 +211,7 @@ export function createBuildActivities(deps: BuildDeps) {
         kept: 0,
         failed: {},
         flaky_tests: 0,
+        lists: { official: 0, derived: 0, mismatched: 0 },
         images_built: { env: 0, instance: 0 },
         images_pruned: raw.pruned,
       };
@@ -224,20 +225,30 @@ export function createBuildActivities(deps: BuildDeps) {
         if (o.built.env) summary.images_built.env++;
         if (o.built.instance) summary.images_built.instance++;
         summary.flaky_tests += o.flaky.length;
+        if (o.list_mismatches.length > 0) summary.lists.mismatched++;
         if (o.reason) summary.failed[o.reason] = (summary.failed[o.reason] ?? 0) + 1;
         if (!o.reason || !PRE_BUILD.has(o.reason)) summary.built++;
         if (!o.reason || !(PRE_BUILD.has(o.reason) || PRE_VALIDATED.has(o.reason))) summary.validated++;
         if (o.status === 'validated') {
           summary.kept++;
+          if (o.lists) summary.lists[o.lists]++;
           const task = candidates[i]?.task;
           validated.push(
             JSON.stringify({
               ...task,
+              // A record's own lists come back verbatim (validation never rewrites them).
               FAIL_TO_PASS: o.FAIL_TO_PASS,
               PASS_TO_PASS: o.PASS_TO_PASS,
               image: o.image,
               install_config: o.install_config,
-              bottega: { flaky: o.flaky, recipe_source: o.recipe_source },
+              // Rollout grading and evaluation run the tests the lists were validated with.
+              test_scope: o.test_scope ?? 'suite',
+              bottega: {
+                flaky: o.flaky,
+                recipe_source: o.recipe_source,
+                lists: o.lists,
+                ...(o.list_mismatches.length > 0 ? { official_lists_mismatch: o.list_mismatches } : {}),
+              },
             })
           );
         }

@@ -14,8 +14,9 @@
  * | `pip_packages`                             | `pip_packages`                                                |
  * | `pre_install` `apt-get install P…`         | `system_packages` P… (need a network: a blocker offline)      |
  * | `pre_install` (other), `install`           | `install`, in order                                           |
- * | eval: `eval_commands`, `install` again,    | `test_cmd`: the same lines, then `test_cmd` + the directives  |
- * |   `test_cmd` + test directives             |   (the re-install's output is shown only when it fails)       |
+ * | eval: `eval_commands`, `install` again,    | `test_cmd`: the same lines, then `test_cmd`; each run appends |
+ * |   `test_cmd` + test directives             |   the directives (grading/test-directives.ts; re-install      |
+ * |                                            |   output shown only when it fails)                            |
  * | `log_parser` (MAP_REPO_TO_PARSER_PY)       | `log_parser` (grading's registry)                             |
  */
 import { InstallConfig } from '../../contracts/task';
@@ -54,27 +55,10 @@ export function officialImageName(instanceId: string, namespace = 'swebench'): s
   return `${namespace}/${key}`.replace(/__/g, '_1776_');
 }
 
-/**
- * swebench's `get_test_directives`: the files the test patch touches (`diff --git a/… b/<path>`),
- * without non-test files (NON_TEST_EXTS); for Django, dotted module names relative to tests/.
- */
-export function testDirectives(repo: string, testPatch: string): string[] {
-  const found = [...testPatch.matchAll(/diff --git a\/.* b\/(.*)/g)].map((m) => m[1] ?? '');
-  const directives = found.filter((d) => !OFFICIAL_SPECS.non_test_exts.some((ext) => d.endsWith(ext)));
-  if (repo !== 'django/django') return directives;
-  return directives.map((d) => {
-    let s = d.endsWith('.py') ? d.slice(0, -3) : d;
-    if (s.startsWith('tests/')) s = s.slice('tests/'.length);
-    return s.replace(/\//g, '.');
-  });
-}
-
 /** The parts of a task record the official recipe reads. */
 export interface OfficialTask {
   repo: string;
   version?: string;
-  /** For the test directives appended to `test_cmd`. */
-  test_patch?: string;
 }
 
 /** What {@link officialRecipe} returns. */
@@ -150,14 +134,13 @@ export function officialRecipe(task: OfficialTask, repo: RepoView | undefined): 
     deviations.push(`docker_specs ${JSON.stringify(spec.docker_specs)} not applied`);
   }
 
-  const directives = testDirectives(task.repo, task.test_patch ?? '');
   const config = InstallConfig.parse({
     python,
     system_packages: systemPackages,
     pre_install: preInstall,
     pip_packages: spec.pip_packages ?? [],
     install,
-    test_cmd: officialTestCommand(spec, directives),
+    test_cmd: officialTestCommand(spec),
     log_parser: parserForRepo(task.repo) ?? 'pytest',
   });
   return { config, spec, requirements, deviations, unsupported, notes };
@@ -170,17 +153,18 @@ export const CONDA_ACTIVATE =
 /**
  * The test command as swebench's eval script runs it: `eval_commands`, the `install` again (the
  * gold or candidate patch may change what is installed; output shown only if it fails), then
- * `test_cmd` with the test directives. Lines are separated by newlines, without `set -e`, as in
- * swebench; the exit status is the tests'.
+ * `test_cmd`, to which each run appends the task's test directives (test scope `files`,
+ * activities/grading/test-directives.ts, as for every recipe). Lines are separated by newlines,
+ * without `set -e`, as in swebench; the exit status is the tests'.
  */
-export function officialTestCommand(spec: OfficialSpec, directives: string[]): string {
+export function officialTestCommand(spec: OfficialSpec): string {
   const lines = [...(spec.eval_commands ?? [])];
   if (spec.install) {
     lines.push(
       `{ ${spec.install} ; } > /tmp/bottega-reinstall.log 2>&1 || { echo '>>> [bottega] re-install failed:'; cat /tmp/bottega-reinstall.log; }`
     );
   }
-  lines.push([spec.test_cmd, ...directives].join(' '));
+  lines.push(spec.test_cmd);
   return lines.join('\n');
 }
 

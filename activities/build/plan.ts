@@ -7,6 +7,7 @@ import type { BuildConfig } from '../../contracts/build';
 import type { InstallConfig, TaskRecord } from '../../contracts/task';
 import { projectRequirements, type RepoView } from './heuristics';
 import { offlineBlockers } from './official-recipe';
+import { scopedTestCommand } from '../grading/test-directives';
 import { resolveRecipe, type RecipeSource } from './recipe';
 
 /** One task in the plan. */
@@ -17,6 +18,8 @@ export interface PlannedTask {
   /** The recipe's source, or null when none could be resolved. */
   source: RecipeSource | null;
   config: InstallConfig | null;
+  /** The test command each run executes (the build's `test_scope` applied); null without a recipe. */
+  test: string | null;
   /** Why this recipe (or why none): the resolver's notes. */
   notes: string[];
   /** Why no recipe, when none. */
@@ -74,6 +77,7 @@ export function planBuild(
       version: task.version ?? null,
       source: null,
       config: null,
+      test: null,
       notes: r.notes,
       error: null,
       packages: [],
@@ -90,6 +94,7 @@ export function planBuild(
       ...base,
       source: r.source,
       config: r.config,
+      test: scopedTestCommand(task, r.config, config.test_scope),
       packages: pk.packages,
       steps: pk.steps,
       unlisted: pk.unlisted,

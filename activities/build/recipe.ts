@@ -19,8 +19,6 @@ export interface RecipeTask {
   install_config?: unknown;
   /** SWE-bench's version key: with `repo`, selects the official spec. */
   version?: string;
-  /** The task's test patch: the official test command names the files it touches. */
-  test_patch?: string;
 }
 
 /** What {@link resolveRecipe} returns. `notes` explain each decision (shown when a task fails). */

@@ -5,13 +5,15 @@ import {
   type BuildConfig,
   type BuildFailureReason,
   type BuildTaskOutcome,
+  type RunLog,
   type TaskRecord,
   type TestStatusMap,
 } from '../../contracts';
-import { deriveTask, judgeLog, officialTestStatuses, runTaskTests } from '../grading';
+import { deriveTask, gradeRun, judgeLog, officialStatuses, officialTestStatuses, runTaskTests } from '../grading';
 import { buildEnvImage, buildInstanceImage, ensureBaseImage, ImageBuildError } from './docker';
 import { imageId } from './docker/build';
 import type { RepoView } from './heuristics';
+import { checkOfficialLists, describeMismatches, recordLists } from './official-lists';
 import { CONDA_ACTIVATE, officialImageName } from './official-recipe';
 import { resolveRecipe } from './recipe';
 import { proposeInstallConfig } from './setup-agent';
@@ -99,6 +101,9 @@ export function emptyOutcome(task: Pick<TaskRecord, 'instance_id' | 'repo'>): Bu
     FAIL_TO_PASS: [],
     PASS_TO_PASS: [],
     flaky: [],
+    lists: null,
+    list_mismatches: [],
+    test_scope: null,
     image: null,
     recipe_source: null,
     install_config: null,
@@ -109,10 +114,14 @@ export function emptyOutcome(task: Pick<TaskRecord, 'instance_id' | 'repo'>): Bu
 
 /**
  * Builds the task's images (base → environment → instance, each reused when its content-hash
- * tag exists) and validates it: the tests run `validation_runs` times before and after the gold
- * patch, each run in a fresh container without network. FAIL_TO_PASS and PASS_TO_PASS come from
- * runs that agree; tests whose status changes between runs are flaky and excluded. Never throws
- * for a task-level problem: the outcome carries the reason (and a stored log).
+ * tag exists) and validates it: the tests (scope `test_scope`: the files `test_patch` touches, or
+ * the suite) run `validation_runs` times before and after the gold patch, each run in a fresh
+ * container without network. A record's own FAIL_TO_PASS / PASS_TO_PASS are kept verbatim and
+ * checked test by test (`official_lists_mismatch`: dropped, or kept flagged); a record without them
+ * gets lists derived from runs that agree, keyed as swebench's parser keys them (flaky tests
+ * excluded). Either way, swebench 5.0.2's grading must find every gold run resolved
+ * (`gold_not_resolved` otherwise). Never throws for a task-level problem: the outcome carries the
+ * reason (and a stored log).
  *
  * With `setup_agent.enabled`, a task without a recipe (`no_recipe`) or whose environment does not
  * install (`install_failed`) gets one more chance: the LLM setup agent proposes a recipe, which is
@@ -275,8 +284,11 @@ async function validateWith(
     imageTag = built.tag;
   }
 
+  outcome.test_scope = config.test_scope;
   const before: TestStatusMap[] = [];
   const after: TestStatusMap[] = [];
+  const officialBefore: Record<string, string>[] = [];
+  const goldRuns: RunLog[] = [];
   for (let run = 1; run <= config.validation_runs; run++) {
     for (const withGold of [false, true]) {
       deps.progress(`validation run ${run}/${config.validation_runs} ${withGold ? 'after' : 'before'} the gold patch`);
@@ -284,6 +296,7 @@ async function validateWith(
         image: imageTag,
         task,
         config: cfg,
+        scope: config.test_scope,
         patch: withGold ? task.patch : null,
         timeoutMs: config.test_timeout_s * 1000,
         limits: { cpus: config.limits.cpus, memoryMb: config.limits.memory_mb, pids: config.limits.pids },
@@ -296,14 +309,59 @@ async function validateWith(
       }
       // Keyed as swebench's parser keys them, so the derived lists are what official grading looks up.
       (withGold ? after : before).push(officialTestStatuses(cfg.log_parser, r));
+      if (withGold) goldRuns.push(r);
+      else officialBefore.push(officialStatuses(cfg.log_parser, r.output));
     }
   }
   const derived = deriveTask(before, after);
-  outcome.FAIL_TO_PASS = derived.FAIL_TO_PASS;
-  outcome.PASS_TO_PASS = derived.PASS_TO_PASS;
   outcome.flaky = derived.flaky;
-  if (derived.FAIL_TO_PASS.length === 0) {
-    return fail('no_fail_to_pass', 'no test fails before and passes after the gold patch in every run');
+  const own = recordLists(task);
+  if (own) {
+    // The record's lists are authoritative: kept byte for byte, checked, never rewritten.
+    outcome.lists = 'official';
+    outcome.FAIL_TO_PASS = own.FAIL_TO_PASS;
+    outcome.PASS_TO_PASS = own.PASS_TO_PASS;
+    const afterMaps = goldRuns.map((r) => officialStatuses(cfg.log_parser, r.output));
+    outcome.list_mismatches = checkOfficialLists(own, officialBefore, afterMaps);
+  } else {
+    outcome.lists = 'derived';
+    outcome.FAIL_TO_PASS = derived.FAIL_TO_PASS;
+    outcome.PASS_TO_PASS = derived.PASS_TO_PASS;
+  }
+  if (outcome.FAIL_TO_PASS.length === 0) {
+    return fail(
+      'no_fail_to_pass',
+      own ? "the record's FAIL_TO_PASS is empty" : 'no test fails before and passes after the gold patch in every run'
+    );
+  }
+  const mismatches = outcome.list_mismatches;
+  if (mismatches.length > 0 && config.official_lists_mismatch === 'drop') {
+    const tests = new Set(mismatches.map((m) => `${m.list}\0${m.test}`)).size;
+    const detail = `the record's lists do not hold for ${tests} test(s): ${describeMismatches(mismatches)}`;
+    return fail('official_lists_mismatch', detail, goldRuns.at(-1)?.output);
+  }
+  // The lists must make swebench 5.0.2 grade the gold patch resolved on every run (get_logs_eval's
+  // checks included); a mismatch kept flagged is exempt, since it is already reported per test.
+  if (mismatches.length === 0) {
+    for (const [i, r] of goldRuns.entries()) {
+      const { report, official } = gradeRun({
+        task: outcome,
+        patch: task.patch,
+        applied: true,
+        log: r,
+        parser: cfg.log_parser,
+      });
+      if (!report.resolved) {
+        const why = official.found
+          ? `FAIL_TO_PASS failing: ${JSON.stringify(report.tests_status.FAIL_TO_PASS.failure)}, PASS_TO_PASS failing: ${JSON.stringify(report.tests_status.PASS_TO_PASS.failure)}`
+          : `get_logs_eval rejects the log (${official.reason ?? 'not found'})`;
+        return fail(
+          'gold_not_resolved',
+          `swebench 5.0.2 would not resolve the gold patch (run ${i + 1}): ${why}`,
+          r.output
+        );
+      }
+    }
   }
   outcome.status = 'validated';
   return outcome;

@@ -3,6 +3,7 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EvalCacheEntry, type EvalTask, type GradedInstance } from '../../contracts/evaluate';
+import { recordedTestScope, scopedTestCommand } from '../grading/test-directives';
 
 /** Bump when grade-one.ts or reports.ts change what a cached result means. */
 export const EVAL_CACHE_VERSION = 1;
@@ -28,7 +29,7 @@ export function gradingVersion(): string {
   return codeVersion;
 }
 
-/** What the task contributes to grading: test patch, test lists, test command and parser. */
+/** What the task contributes to grading: test patch, test lists, the test command a run executes (scope applied) and parser. */
 export function taskDigest(task: EvalTask): string {
   const c = task.install_config;
   return sha256(
@@ -39,7 +40,7 @@ export function taskDigest(task: EvalTask): string {
       task.PASS_TO_PASS,
       task.FAIL_TO_FAIL ?? [],
       task.PASS_TO_FAIL ?? [],
-      c.test_cmd,
+      scopedTestCommand(task, c, recordedTestScope(task)),
       c.log_parser,
       c.env_vars,
     ])

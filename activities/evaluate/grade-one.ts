@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import type { EvalTask, GradedInstance, GradeTimings } from '../../contracts/evaluate';
-import { gradeRun, patchApplied, runTaskTests, type TestRunTimings } from '../grading';
+import type { TestScope } from '../../contracts/task';
+import { gradeRun, patchApplied, recordedTestScope, runTaskTests, type TestRunTimings } from '../grading';
 import { isEmptyPatch } from './predictions';
 import { classify } from './reports';
 import { imageTag } from './tasks';
@@ -9,6 +10,8 @@ import { imageTag } from './tasks';
 export interface GradeRunOptions {
   timeoutMs: number;
   limits: { cpus: number; memoryMb: number; pids: number };
+  /** Overrides the task's recorded test scope (benchmarks compare `files` with `suite`). */
+  scope?: TestScope;
 }
 
 /** The result for a prediction with no patch: nothing runs. */
@@ -44,7 +47,7 @@ export async function resolveImageId(docker: Docker, tag: string): Promise<strin
 /**
  * Grades one non-empty patch in a fresh container of the task's image (no network, resource
  * limits): SWE-bench's apply fall-through, test files the patch touches reset to the base, the
- * test patch applied, the tests run; then swebench 5.0.2's verdict ({@link gradeRun}: official
+ * test patch applied, the tests run (the task's test scope: the files `test_patch` touches, or the suite); then swebench 5.0.2's verdict ({@link gradeRun}: official
  * parser, `get_logs_eval`, `get_eval_tests_report`) with bottega's strict check beside it. A container that cannot be started or
  * fails under the run is an infra failure, not a verdict.
  */
@@ -62,7 +65,15 @@ export async function gradePatch(
   try {
     log = await runTaskTests(
       docker,
-      { image: imageTag(task), task, config: cfg, patch, timeoutMs: opts.timeoutMs, limits: opts.limits },
+      {
+        image: imageTag(task),
+        task,
+        config: cfg,
+        scope: opts.scope ?? recordedTestScope(task),
+        patch,
+        timeoutMs: opts.timeoutMs,
+        limits: opts.limits,
+      },
       (t) => (split = t)
     );
   } catch (e) {

@@ -11,4 +11,5 @@ export * from './official';
 export * from './parsers/index';
 export { strictCheck } from './strict';
 export { judgeLog, testExitCode, testSection } from './verdict';
+export * from './test-directives';
 export { runTaskTests, type TestRunOptions, type TestRunTask, type TestRunTimings } from './run-tests';

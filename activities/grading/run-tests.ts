@@ -1,7 +1,8 @@
 import type Docker from 'dockerode';
-import type { InstallConfig, RunLog } from '../../contracts';
+import type { InstallConfig, RunLog, TestScope } from '../../contracts';
 import { runInContainer } from '../build/docker';
 import { buildApplyPatchScript, buildEvalScript } from './eval-script';
+import { scopedTestCommand } from './test-directives';
 
 /** A shell line that writes `content` to `path` without quoting hazards (base64). */
 const writeFileLine = (path: string, content: string) =>
@@ -51,6 +52,8 @@ function splitTimings(t0: number, t1: number, m: Record<string, number>): TestRu
 
 /** What {@link runTaskTests} needs to know about the task. */
 export interface TestRunTask {
+  /** `owner/name`: decides Django module labels among the test directives. */
+  repo?: string;
   base_commit: string;
   test_patch: string;
 }
@@ -60,7 +63,13 @@ export interface TestRunOptions {
   /** The task's instance image. */
   image: string;
   task: TestRunTask;
-  config: Pick<InstallConfig, 'test_cmd' | 'env_vars'>;
+  config: Pick<InstallConfig, 'test_cmd' | 'env_vars'> & Partial<Pick<InstallConfig, 'log_parser'>>;
+  /**
+   * `files`: only the test files `test_patch` touches (SWE-bench's test directives appended to the
+   * test command); `suite` (when omitted): the test command as given. Validation, rollout grading
+   * and evaluation always pass the task's scope.
+   */
+  scope?: TestScope;
   /** A patch to apply first (the gold patch, or an agent's), or null to test the base as is. */
   patch: string | null;
   timeoutMs: number;
@@ -72,7 +81,8 @@ export interface TestRunOptions {
 /**
  * Runs a task's tests once in a fresh container without network, the way the SWE-bench harness
  * does: apply `patch` (git apply → --reject → patch --fuzz, with markers), reset the test files,
- * apply `test_patch`, run the test command between markers and print its exit code. The log goes
+ * apply `test_patch`, run the test command (with the test directives under scope `files`:
+ * {@link scopedTestCommand}) between markers and print its exit code. The log goes
  * to `judgeLog` / `gradeInstance`. Shared by validation (build), grading of rollouts and evaluation.
  * With `onTimings`, the script also prints clock marks (stripped from the returned log, exit code
  * kept) and the callback gets the split: container start, patch application, test run, teardown.
@@ -85,7 +95,7 @@ export async function runTaskTests(
   const evalScript = buildEvalScript({
     baseCommit: opts.task.base_commit,
     testPatch: opts.task.test_patch,
-    testCmd: opts.config.test_cmd,
+    testCmd: scopedTestCommand(opts.task, opts.config, opts.scope ?? 'suite'),
     envVars: opts.config.env_vars,
   });
   const timed = onTimings !== undefined;

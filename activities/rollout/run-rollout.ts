@@ -6,7 +6,7 @@ import {
   type InstanceReport,
   type RolloutConfig,
 } from '../../contracts';
-import { gradeInstance, judgeLog, runTaskTests } from '../grading';
+import { gradeInstance, judgeLog, recordedTestScope, runTaskTests } from '../grading';
 import { openaiPolicy, replayGoldPolicy, runAgent, type AgentMessage, type AgentStep, type Policy } from './agent';
 import { containerStartSlot, endpointLimit } from './limits';
 import { startContainerRuntime } from './tools';
@@ -23,6 +23,8 @@ export interface RolloutTask {
   PASS_TO_PASS: string[];
   image: { tag: string; id: string };
   install_config: unknown;
+  /** The tests it was validated with (`files` / `suite`); absent on tasks built before scopes: `suite`. */
+  test_scope?: unknown;
 }
 
 /** One finished rollout: the stored trajectory (messages, steps, exit, patch, grading, label). */
@@ -131,6 +133,7 @@ export async function runOneRollout(
       image: task.image.tag,
       task,
       config: cfg,
+      scope: recordedTestScope(task),
       patch: result.finalPatch,
       timeoutMs: config.limits.command_timeout_s * 1000 * 5,
       limits: { cpus: config.container.cpus, memoryMb: config.container.memory_mb, pids: config.container.pids },

@@ -14,6 +14,7 @@ describe('CLI output', () => {
         kept: 3,
         failed: { install_failed: 1, tests_timed_out: 1 },
         flaky_tests: 1,
+        lists: { official: 1, derived: 2, mismatched: 1 },
         images_built: { env: 2, instance: 6 },
         images_pruned: 0,
       },
@@ -22,5 +23,6 @@ describe('CLI output', () => {
     assert.match(text, /candidates 7 → built 6 → validated 3 → kept 3/);
     assert.match(text, /install_failed\s+1/);
     assert.match(text, /flaky tests excluded: 1; images built now: 2 env, 6 instance/);
+    assert.match(text, /test lists kept: 1 official \(verbatim\), 2 derived; records whose own lists did not hold: 1/);
   });
 });

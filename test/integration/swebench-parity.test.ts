@@ -1,9 +1,11 @@
 /**
- * Parity with the official `swebench` package (PyPI, pinned in infra/swebench/setup.sh): a generated
- * corpus of eval logs (test/helpers/log-corpus.ts) is parsed and graded by bottega and by swebench's
- * own functions (infra/swebench/parity.py). In the default (official) mode every resolved verdict,
- * every "found" decision and every per-test status map must be identical; any difference fails the
- * test. bottega's strict check is reported beside: how many verdicts it changes, by reason.
+ * Parity with the official `swebench` package (PyPI, pinned in infra/swebench/setup.sh): two corpora
+ * of eval logs, a generated one (test/helpers/log-corpus.ts) and one of real logs (real test suites
+ * of sympy, Django, requests, flask and click run in bottega-built containers:
+ * test/fixtures/real-logs/, test/helpers/log-corpus-real.ts), are parsed and graded by bottega and by
+ * swebench's own functions (infra/swebench/parity.py). In the default (official) mode every resolved
+ * verdict, every "found" decision and every per-test status map must be identical; any difference
+ * fails the test. bottega's strict check is reported beside: how many verdicts it changes, by reason.
  * Skipped when the package index is unreachable.
  */
 import { test } from 'node:test';
@@ -14,6 +16,7 @@ import { gradeRun } from '../../activities/grading/grade';
 import { officialStatuses } from '../../activities/grading/official';
 import { judgeLog } from '../../activities/grading/verdict';
 import { type CorpusItem, generateCorpus } from '../helpers/log-corpus';
+import { loadRealCorpus } from '../helpers/log-corpus-real';
 import { setupFailed } from '../helpers/prereq';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -60,14 +63,15 @@ function reasonKind(reason: string): string {
   return m ? `${m[1]}: ${m[2]}` : reason;
 }
 
-void test('bottega grades exactly like the official swebench package; the strict check is reported beside', (t) => {
-  const { python, skip } = setupPython();
-  if (skip) {
-    t.skip(skip);
-    return;
-  }
-  const corpus = generateCorpus(7, 800);
-  const official = runOfficial(python!, corpus);
+/** The comparison of one corpus: the figures to print and every difference from swebench. */
+interface Parity {
+  lines: string[];
+  differences: string[];
+}
+
+/** Grades `corpus` with bottega and swebench and compares verdicts, "found" decisions and status maps. */
+function compare(python: string, corpus: CorpusItem[]): Parity {
+  const official = runOfficial(python, corpus);
   assert.equal(official.results.length, corpus.length);
   const differences: string[] = [];
   const strictReasons = new Map<string, Set<string>>();
@@ -131,6 +135,36 @@ void test('bottega grades exactly like the official swebench package; the strict
     `strict check: ${strictDisagreements}/${corpus.length} verdicts differ from the official one; strict per-test statuses equal the official map's on ${sameStrictKeys}/${strictKeys}`,
     ...[...strictReasons].sort((a, b) => b[1].size - a[1].size).map(([r, ids]) => `  ${ids.size} logs: ${r}`),
   ];
+  return { lines, differences };
+}
+
+void test('bottega grades exactly like the official swebench package; the strict check is reported beside', (t) => {
+  const { python, skip } = setupPython();
+  if (skip) {
+    t.skip(skip);
+    return;
+  }
+  const { lines, differences } = compare(python!, generateCorpus(7, 800));
+  t.diagnostic(lines.join('\n'));
+  console.log(lines.join('\n'));
+  assert.deepEqual(differences.slice(0, 40), [], `${differences.length} differences from swebench`);
+});
+
+void test('real logs (sympy, Django, requests, flask, click run in bottega containers) grade like swebench', (t) => {
+  const { python, skip } = setupPython();
+  if (skip) {
+    t.skip(skip);
+    return;
+  }
+  const corpus = loadRealCorpus();
+  const repos = new Map<string, number>();
+  for (const i of corpus) repos.set(i.repo, (repos.get(i.repo) ?? 0) + 1);
+  assert.ok(
+    repos.size >= 4 && repos.has('sympy/sympy') && repos.has('django/django'),
+    'the real-log corpus is missing'
+  );
+  const { lines, differences } = compare(python!, corpus);
+  lines.unshift(`real logs: ${[...repos].map(([r, c]) => `${r} ${c}`).join(', ')}`);
   t.diagnostic(lines.join('\n'));
   console.log(lines.join('\n'));
   assert.deepEqual(differences.slice(0, 40), [], `${differences.length} differences from swebench`);

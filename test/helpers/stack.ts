@@ -4,7 +4,15 @@ import { fileURLToPath } from 'node:url';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { join } from 'node:path';
-import type { ArtifactRef, Capability, ExperimentSpecInput } from '../../contracts';
+import {
+  BuildStageResult,
+  TASK_QUEUES,
+  type ArtifactRef,
+  type Capability,
+  type ExperimentResult,
+  type ExperimentSpecInput,
+} from '../../contracts';
+import { fixtureWheelhouse } from '../../infra/fixtures/wheelhouse';
 import { makeFixtureRepos, type FixtureRepo } from '../../infra/fixtures/make-repos';
 import { createWorkers } from '../../workers/worker';
 import { startTemporal } from './temporal';
@@ -116,4 +124,43 @@ export async function startFixtureStack(home: string): Promise<FixtureStack> {
       await env.teardown();
     },
   };
+}
+
+/** What {@link runFixtureBuild} builds. */
+export interface FixtureBuildOptions {
+  /** Experiment (and workflow) id. */
+  id: string;
+  /** Artifact store root directory. */
+  artifacts: string;
+  tasksFile: string;
+  repos: { repo: string; path: string }[];
+  /** BOTTEGA_HOME of the workers (the fixture wheelhouse lives there). */
+  home: string;
+  force?: string[];
+  /** Build config keys over the defaults (2 validation runs, 2 at once, 15 s per test run). */
+  build?: Record<string, unknown>;
+}
+
+/** Runs an experiment with only a build stage over fixture tasks; returns that stage's result. */
+export async function runFixtureBuild(env: TestWorkflowEnvironment, o: FixtureBuildOptions): Promise<BuildStageResult> {
+  const spec = {
+    id: o.id,
+    force: o.force ?? [],
+    store: { uri: `file://${o.artifacts}` },
+    build: {
+      tasks: { files: [o.tasksFile] },
+      repo_paths: Object.fromEntries(o.repos.map((r) => [r.repo, r.path])),
+      wheelhouse: fixtureWheelhouse(o.home),
+      validation_runs: 2,
+      test_timeout_s: 15,
+      concurrency: 2,
+      ...o.build,
+    },
+  };
+  const r = (await env.client.workflow.execute('experimentWorkflow', {
+    workflowId: o.id,
+    taskQueue: TASK_QUEUES.cpu,
+    args: [spec],
+  })) as ExperimentResult;
+  return BuildStageResult.parse(r.stages.build!.result);
 }

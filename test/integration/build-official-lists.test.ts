@@ -20,13 +20,13 @@ import type Docker from 'dockerode';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { gradePatch } from '../../activities/evaluate/grade-one';
 import { gradeRun, runTaskTests } from '../../activities/grading';
-import { BuildStageResult, BuildTaskOutcome, TASK_QUEUES, type ExperimentResult, type RunLog } from '../../contracts';
+import { BuildStageResult, BuildTaskOutcome, type RunLog } from '../../contracts';
 import { EvalTask } from '../../contracts/evaluate';
 import { InstallConfig, LogParserName, TestScope } from '../../contracts/task';
 import { makeScopeFixtures, type ScopeFixtures } from '../../infra/fixtures/make-scope-repos';
-import { dockerOrSkip, testWheelhouse } from '../helpers/docker';
+import { dockerOrSkip } from '../helpers/docker';
 import { setupFailed } from '../helpers/prereq';
-import { runWorkers } from '../helpers/stack';
+import { runFixtureBuild, runWorkers } from '../helpers/stack';
 import { startTemporal } from '../helpers/temporal';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -45,31 +45,18 @@ const readLines = (uri: string) =>
     .filter(Boolean)
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 
-async function runBuild(
-  id: string,
-  over: Record<string, unknown> = {},
-  force: string[] = []
-): Promise<BuildStageResult> {
-  const spec = {
+function runBuild(id: string, over: Record<string, unknown> = {}, force: string[] = []): Promise<BuildStageResult> {
+  const artifacts = join(tmp, 'artifacts');
+  const build = { test_timeout_s: 60, ...over };
+  return runFixtureBuild(env, {
     id,
     force,
-    store: { uri: `file://${join(tmp, 'artifacts')}` },
-    build: {
-      tasks: { files: [fx.tasksFile] },
-      repo_paths: Object.fromEntries(fx.repos.map((r) => [r.repo, r.path])),
-      wheelhouse: testWheelhouse(BOTTEGA_HOME),
-      validation_runs: 2,
-      test_timeout_s: 60,
-      concurrency: 2,
-      ...over,
-    },
-  };
-  const r = (await env.client.workflow.execute('experimentWorkflow', {
-    workflowId: id,
-    taskQueue: TASK_QUEUES.cpu,
-    args: [spec],
-  })) as ExperimentResult;
-  return BuildStageResult.parse(r.stages.build!.result);
+    artifacts,
+    tasksFile: fx.tasksFile,
+    repos: fx.repos,
+    home: BOTTEGA_HOME,
+    build,
+  });
 }
 
 /** swebench's PARSER_REGISTRY name for a bottega parser (unittest logs are read with parse_log_django). */

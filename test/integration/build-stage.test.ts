@@ -12,7 +12,7 @@ import { runInContainer } from '../../activities/build/docker';
 import { makeBuildFixtures, type BuildFixtures } from '../../infra/fixtures/make-build-repos';
 import { makeFixtureRepos } from '../../infra/fixtures/make-repos';
 import { dockerOrSkip, testWheelhouse } from '../helpers/docker';
-import { runWorkers } from '../helpers/stack';
+import { runFixtureBuild, runWorkers } from '../helpers/stack';
 import { startTemporal } from '../helpers/temporal';
 
 /**
@@ -35,26 +35,9 @@ const readLines = (uri: string) =>
     .filter(Boolean)
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 
-async function runBuild(id: string, force: string[] = []): Promise<BuildStageResult> {
-  const spec = {
-    id,
-    force,
-    store: { uri: `file://${join(tmp, 'artifacts')}` },
-    build: {
-      tasks: { files: [fx.tasksFile] },
-      repo_paths: Object.fromEntries(fx.repos.map((r) => [r.repo, r.path])),
-      wheelhouse: testWheelhouse(BOTTEGA_HOME),
-      validation_runs: 2,
-      test_timeout_s: 15,
-      concurrency: 2,
-    },
-  };
-  const r = (await env.client.workflow.execute('experimentWorkflow', {
-    workflowId: id,
-    taskQueue: TASK_QUEUES.cpu,
-    args: [spec],
-  })) as ExperimentResult;
-  return BuildStageResult.parse(r.stages.build!.result);
+function runBuild(id: string, force: string[] = []): Promise<BuildStageResult> {
+  const artifacts = join(tmp, 'artifacts');
+  return runFixtureBuild(env, { id, force, artifacts, tasksFile: fx.tasksFile, repos: fx.repos, home: BOTTEGA_HOME });
 }
 
 describe('build stage (real Docker, real Temporal)', { skip: 'skip' in probe ? probe.skip : false }, () => {

@@ -21,7 +21,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseRecord, type FileCounts } from './helpers/test-record';
 
-const ROOT = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '..');
+const ROOT = resolve(import.meta.dirname, '..');
 const FILE_TIMEOUT_S = Number(process.env.BOTTEGA_TEST_FILE_TIMEOUT_S ?? 900);
 const UNIT_CONCURRENCY = Number(process.env.BOTTEGA_TEST_CONCURRENCY ?? Math.min(2, availableParallelism()));
 /** Per-test limit inside a file (node's own), below the hard per-file one. */
@@ -151,7 +151,7 @@ async function runAll(files: string[], concurrency: number, recordDir: string, o
 
 async function main(): Promise<number> {
   const files = testFiles(process.argv.slice(2));
-  const unit = files.filter((f) => f.includes(`${join('test', 'unit')}`));
+  const unit = files.filter((f) => f.includes(join('test', 'unit')));
   const rest = files.filter((f) => !unit.includes(f));
   const recordDir = mkdtempSync(join(tmpdir(), 'bottega-test-'));
   const results: FileResult[] = [];

@@ -53,6 +53,14 @@ async function httpAnswers(url: string): Promise<void> {
   });
 }
 
+/** Why the HTTP server whose URL the variable `name` holds is not usable, or null when it answers. */
+async function serverNamedBy(name: string): Promise<string | null> {
+  const url = process.env[name];
+  if (!url) return `${name} is not set`;
+  await httpAnswers(url);
+  return null;
+}
+
 /** The BOTTEGA_HOME the stack was started with (dev.sh's default when unset). */
 export function stackHome(): string {
   return resolve(process.env.BOTTEGA_HOME ?? '.bottega');
@@ -74,22 +82,14 @@ export async function whyMissing(p: Prereq): Promise<string | null> {
         ]);
         return null;
       }
-      case 's3': {
-        const endpoint = process.env.BOTTEGA_S3_ENDPOINT;
-        if (!endpoint) return 'BOTTEGA_S3_ENDPOINT is not set';
-        await httpAnswers(endpoint);
-        return null;
-      }
+      case 's3':
+        return await serverNamedBy('BOTTEGA_S3_ENDPOINT');
       case 'slurm': {
         const out = await run('scontrol', ['ping']);
         return /UP/.test(out) ? null : `scontrol ping: ${out.trim()}`;
       }
-      case 'slurmrestd': {
-        const url = process.env.SLURMRESTD_URL;
-        if (!url) return 'SLURMRESTD_URL is not set';
-        await httpAnswers(url);
-        return null;
-      }
+      case 'slurmrestd':
+        return await serverNamedBy('SLURMRESTD_URL');
       case 'sshd': {
         const key = process.env.BOTTEGA_SSH_KEY ?? join(stackHome(), 'sshd', 'id_ed25519');
         if (!existsSync(key)) return `no client key at ${key}`;

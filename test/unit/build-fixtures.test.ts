@@ -52,16 +52,28 @@ describe('build fixtures', () => {
   it('the valid pytest task fails before and passes after the gold patch', () => {
     const t = fx.tasks.find((x) => x.instance_id === 'acme__calc-1')!;
     const wt = checkout(t);
-    apply(wt, t.test_patch);
+    assert.ok(apply(wt, t.test_patch), 'the test patch applies');
+    // Isolated from the host: no ini files above the checkout, no PYTEST_ADDOPTS, no plugins
+    // auto-loaded from the host's site-packages.
     const pytest = () =>
-      spawnSync('python3', ['-m', 'pytest', '-rA', '-p', 'no:cacheprovider', 'tests'], { cwd: wt, encoding: 'utf8' });
+      spawnSync(
+        'python3',
+        ['-m', 'pytest', '-rA', '-p', 'no:cacheprovider', '--rootdir', wt, '-c', '/dev/null', 'tests'],
+        {
+          cwd: wt,
+          encoding: 'utf8',
+          env: { ...process.env, PYTEST_ADDOPTS: '', PYTEST_DISABLE_PLUGIN_AUTOLOAD: '1', PYTHONPATH: '' },
+        }
+      );
+    // The whole output goes into each message: a failure here must say what pytest printed.
+    const shown = (r: ReturnType<typeof pytest>) => `exit ${r.status}\n${r.stdout}\n${r.stderr}`;
     const before = pytest();
-    assert.match(before.stdout, /^FAILED tests\/test_ops.py::test_add/m);
-    assert.match(before.stdout, /^PASSED tests\/test_ops.py::test_sub/m);
-    apply(wt, t.patch);
+    assert.match(before.stdout, /^FAILED tests\/test_ops.py::test_add/m, shown(before));
+    assert.match(before.stdout, /^PASSED tests\/test_ops.py::test_sub/m, shown(before));
+    assert.ok(apply(wt, t.patch), 'the gold patch applies');
     const after = pytest();
-    assert.equal(after.status, 0, after.stdout);
-    assert.match(after.stdout, /^PASSED tests\/test_ops.py::test_add/m);
+    assert.equal(after.status, 0, shown(after));
+    assert.match(after.stdout, /^PASSED tests\/test_ops.py::test_add/m, shown(after));
   });
 
   it('the unittest task names its tests the way unittest prints them', () => {

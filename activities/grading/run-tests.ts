@@ -1,12 +1,8 @@
 import type Docker from 'dockerode';
 import type { InstallConfig, RunLog, TestScope } from '../../contracts';
-import { runInContainer } from '../build/docker';
+import { runInContainer, type ContainerFile } from '../build/docker';
 import { buildApplyPatchScript, buildEvalScript } from './eval-script';
 import { scopedTestCommand } from './test-directives';
-
-/** A shell line that writes `content` to `path` without quoting hazards (base64). */
-const writeFileLine = (path: string, content: string) =>
-  `echo '${Buffer.from(content, 'utf8').toString('base64')}' | base64 -d > ${path}`;
 
 /** Wall-clock split of one {@link runTaskTests} run, in milliseconds (from in-container clock marks). */
 export interface TestRunTimings {
@@ -99,16 +95,17 @@ export async function runTaskTests(
     envVars: opts.config.env_vars,
   });
   const timed = onTimings !== undefined;
+  // The eval script (which carries test_patch) and the candidate patch go in as files through the
+  // archive API: in the command line they would hit the 128 KiB argument limit.
+  const files: ContainerFile[] = [{ path: '/tmp/eval.sh', content: evalScript }];
+  if (opts.patch !== null)
+    files.push(
+      { path: '/tmp/candidate.patch', content: opts.patch },
+      { path: '/tmp/apply.sh', content: buildApplyPatchScript('/tmp/candidate.patch') }
+    );
   const script = [
     ...(timed ? [clockLine('start')] : []),
-    writeFileLine('/tmp/eval.sh', evalScript),
-    ...(opts.patch !== null
-      ? [
-          writeFileLine('/tmp/candidate.patch', opts.patch),
-          writeFileLine('/tmp/apply.sh', buildApplyPatchScript('/tmp/candidate.patch')),
-          'bash /tmp/apply.sh || exit 1',
-        ]
-      : []),
+    ...(opts.patch !== null ? ['bash /tmp/apply.sh || exit 1'] : []),
     ...(timed
       ? [clockLine('applied'), 'bash /tmp/eval.sh', 'rc=$?', clockLine('tested'), 'exit $rc']
       : ['bash /tmp/eval.sh']),
@@ -117,6 +114,7 @@ export async function runTaskTests(
   const r = await runInContainer(docker, {
     image: opts.image,
     script,
+    files,
     timeoutMs: opts.timeoutMs,
     limits: opts.limits,
     network: false,

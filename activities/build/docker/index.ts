@@ -23,3 +23,4 @@ export { cloneAndScrub, assertNoFutureCommits } from './git-scrub';
 export { buildInstanceImage, type InstanceImageOptions, type InstanceImageResult } from './instance-image';
 export { runInContainer, execInContainer, type RunOptions, type RunResult, type ExecResult } from './run';
 export { envImageTag, instanceImageTag, contentHash, canonicalJson, directoryDigest } from './tags';
+export { putFiles, filesArchive, type ContainerFile } from './put-files';

@@ -4,6 +4,7 @@
  */
 import { Writable } from 'node:stream';
 import type Docker from 'dockerode';
+import { putFiles, type ContainerFile } from './put-files';
 
 export interface RunLimits {
   /** CPU cores (fractional allowed). */
@@ -26,6 +27,11 @@ export interface RunOptions {
   workdir?: string;
   /** Output beyond this is elided in the middle (default 8 MiB). */
   maxOutputBytes?: number;
+  /**
+   * Files placed in the container before it starts (archive API): patches and scripts of any size,
+   * which must never travel in `script` (a command-line argument, limited to 128 KiB).
+   */
+  files?: readonly ContainerFile[];
 }
 
 export interface RunResult {
@@ -66,6 +72,7 @@ export async function runInContainer(docker: Docker, opts: RunOptions): Promise<
   let timedOut = false;
   let exitCode: number | null = null;
   try {
+    await putFiles(container, opts.files ?? []);
     const stream = await container.attach({ stream: true, stdout: true, stderr: true });
     const ended = new Promise<void>((resolve) => {
       stream.on('end', resolve);

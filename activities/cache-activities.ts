@@ -18,8 +18,12 @@ import { loggerFor } from './logger';
 import { ENHANCE_PROMPT_VERSION } from './mine/enhance';
 import { getTokenizer } from './mine/tokenizer';
 import { directoryDigest } from './build/docker';
+import { withHeartbeats } from './heartbeat';
 import { openStore } from './store/artifact-store';
+import { sweepLeftovers } from './store/leftovers';
 import { collectRefs, lookupStep, recordStep, stepCacheKey } from './store/step-cache';
+import { checkStageInputs, type StageInputRef } from './store/upstream-check';
+import { describeProblem, type ArtifactProblem } from './store/verify';
 
 const run = promisify(execFile);
 
@@ -49,6 +53,11 @@ export interface PlanStageInput {
   stage: StageName;
   spec: ExperimentSpec;
   upstream: ArtifactRef[];
+  /**
+   * The upstream artifacts this stage reads, by producing stage: verified (size and sha256) before
+   * the stage runs. Absent in histories of older workflow code: nothing is verified then.
+   */
+  inputs?: StageInputRef[];
 }
 
 /** The plan for a stage: its cache key, where to write, and a cached result when one is usable. */
@@ -59,7 +68,15 @@ export interface StagePlan {
   hit: { result: unknown; producer: Producer } | null;
   /** Why the cache was not used, when it was not. */
   missReason: string | null;
+  /** Crash leftovers (temp files, incomplete uploads) swept from under `prefix` while planning. */
+  swept?: { files: number; bytes: number };
 }
+
+/**
+ * A temp file modified within this long before planning may belong to a writer still alive (a
+ * zombie of an earlier run): it is left alone. Crashed writers' files are older.
+ */
+export const LEFTOVER_GRACE_MS = 60_000;
 
 /** A non-retryable InvalidSpec failure naming the spec path at fault. */
 const invalid = (message: string) => ApplicationFailure.create({ type: INVALID_SPEC, nonRetryable: true, message });
@@ -131,34 +148,96 @@ async function environmentOf(stage: StageName, spec: ExperimentSpec): Promise<Re
   return env;
 }
 
+/**
+ * planStage's work: sweeps crash leftovers from the stage's output prefix, computes the cache key,
+ * and returns a cached result when every artifact it references still has its recorded sha256 (a
+ * mismatch is a miss: the stage reruns and rewrites it). Before a stage runs, the upstream
+ * artifacts it reads are verified the same way; a missing or altered one fails here.
+ */
+async function planStageWork(
+  input: PlanStageInput,
+  env: NodeJS.ProcessEnv,
+  progress: (details: Record<string, unknown>) => void
+): Promise<StagePlan> {
+  const started = Date.now();
+  const spec = parseInput(ExperimentSpec, input.spec, 'experiment spec');
+  const store = openStore(spec.store, env);
+  const config = spec[input.stage];
+  const key = stepCacheKey({
+    stage: input.stage,
+    version: STAGE_VERSIONS[input.stage],
+    input: config,
+    upstream: input.upstream,
+    environment: await environmentOf(input.stage, spec),
+  });
+  const prefix = `experiments/${input.experimentId}/${input.stage}/${key.slice(0, 16)}`;
+  const log = loggerFor({ experimentId: input.experimentId, stage: input.stage, activity: 'planStage' });
+
+  // What killed writers of earlier runs left under this prefix (never a live writer's fresh file).
+  progress({ step: 'sweep', prefix });
+  const swept = { files: 0, bytes: 0 };
+  try {
+    const sweep = await sweepLeftovers(store, `${prefix}/`, new Date(started - LEFTOVER_GRACE_MS));
+    Object.assign(swept, { files: sweep.removed, bytes: sweep.bytes });
+    if (sweep.found.length > 0)
+      log.info(
+        { prefix, ...swept, keys: sweep.found.map((l) => l.key), failed: sweep.failed },
+        `swept ${swept.files} crash leftover(s) (${swept.bytes} bytes) under ${prefix}`
+      );
+    for (const f of sweep.failed) log.warn({ prefix, ...f }, `could not remove leftover ${f.key}: ${f.error}`);
+  } catch (e) {
+    // Housekeeping never fails planning (e.g. S3 credentials without ListBucketMultipartUploads).
+    log.warn(
+      { prefix, error: (e as Error).message },
+      `could not sweep crash leftovers under ${prefix}: ${(e as Error).message}`
+    );
+  }
+
+  const onProgress = (step: string) => (hashedBytes: number) => progress({ step, hashedBytes });
+  const runPlan = async (missReason: string): Promise<StagePlan> => {
+    const inputs = input.inputs ?? [];
+    const v = await checkStageInputs(store, input.stage, inputs, { onProgress: onProgress('verify inputs') });
+    log.info({ inputs: inputs.length, checked: v.checked, hashedBytes: v.hashedBytes }, 'upstream artifacts verified');
+    return { key, prefix, hit: null, missReason, swept };
+  };
+  if (spec.force.includes(input.stage)) {
+    log.info({ key }, 'stage forced: cache bypassed');
+    return runPlan('forced');
+  }
+  const r = await lookupStep(store, input.stage, key, { onProgress: onProgress('verify cache') });
+  if (!r.hit) {
+    if (r.reason === 'artifact_corrupt' && r.problem) {
+      const p = r.problem;
+      log.warn(
+        { key, reason: r.reason, artifact: p.key, uri: p.uri, ...problemFields(p) },
+        `step cache: cached ${describeProblem(p)}: treating it as a cache miss; the ${input.stage} stage reruns and rewrites it`
+      );
+    } else log.info({ key, reason: r.reason, missing: r.missing }, 'step cache miss');
+    return runPlan(r.reason);
+  }
+  log.info({ key, producer: r.entry.producer }, 'step cache hit');
+  return { key, prefix, hit: { result: r.entry.result, producer: r.entry.producer }, missReason: null, swept };
+}
+
+/** Expected and actual values of a problem, as log fields. */
+function problemFields(p: ArtifactProblem): Record<string, unknown> {
+  if (p.kind === 'sha256') return { expected: p.expected, actual: p.actual };
+  if (p.kind === 'size') return { expectedBytes: p.expectedBytes, actualBytes: p.actualBytes };
+  return {};
+}
+
 /** Creates the step-cache activities (the cross-run cache Temporal does not have). */
 export function createCacheActivities(deps: { env: NodeJS.ProcessEnv }) {
   return {
     /** Computes a stage's cache key and returns a usable cached result unless the stage is forced. */
     async planStage(input: PlanStageInput): Promise<StagePlan> {
-      const spec = parseInput(ExperimentSpec, input.spec, 'experiment spec');
-      const store = openStore(spec.store, deps.env);
-      const config = spec[input.stage];
-      const key = stepCacheKey({
-        stage: input.stage,
-        version: STAGE_VERSIONS[input.stage],
-        input: config,
-        upstream: input.upstream,
-        environment: await environmentOf(input.stage, spec),
-      });
-      const prefix = `experiments/${input.experimentId}/${input.stage}/${key.slice(0, 16)}`;
-      const log = loggerFor({ experimentId: input.experimentId, stage: input.stage, activity: 'planStage' });
-      if (spec.force.includes(input.stage)) {
-        log.info({ key }, 'stage forced: cache bypassed');
-        return { key, prefix, hit: null, missReason: 'forced' };
-      }
-      const r = await lookupStep(store, input.stage, key);
-      if (!r.hit) {
-        log.info({ key, reason: r.reason, missing: r.missing }, 'step cache miss');
-        return { key, prefix, hit: null, missReason: r.reason };
-      }
-      log.info({ key, producer: r.entry.producer }, 'step cache hit');
-      return { key, prefix, hit: { result: r.entry.result, producer: r.entry.producer }, missReason: null };
+      let details: Record<string, unknown> = { step: 'key' };
+      // Verifying large artifacts takes a while (about 1 s per GB on local disk): keep heartbeating.
+      return withHeartbeats(
+        () => details,
+        planStageWork(input, deps.env, (d) => (details = d)),
+        5000
+      );
     },
 
     /** Records a completed stage so later runs with the same inputs reuse it. */

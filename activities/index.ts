@@ -1,5 +1,6 @@
 import { createBuildActivities, type BuildDeps } from './build/build-activities';
 import { createCacheActivities } from './cache-activities';
+import { createExperimentIdActivities } from './experiment-id-activities';
 import { createSweepActivities } from './sweep-activities';
 import { createRolloutActivities } from './rollout/rollout-activities';
 import { createMineActivities, type MineDeps } from './mine/mine-activities';
@@ -17,6 +18,7 @@ export type ActivityDeps = MineDeps & BuildDeps;
 export function createActivities(deps: ActivityDeps) {
   return {
     ...createCacheActivities(deps),
+    ...createExperimentIdActivities(),
     ...createSweepActivities(),
     ...createMineActivities(deps),
     ...createBuildActivities(deps),

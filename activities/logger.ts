@@ -1,5 +1,6 @@
 import { pino, type Logger } from 'pino';
 import { experimentLogDestination } from './log-files';
+import { redact } from './secrets';
 
 const level = process.env.BOTTEGA_LOG_LEVEL ?? 'info';
 
@@ -10,9 +11,11 @@ const logFile = process.env.BOTTEGA_LOG_FILE;
  * Process-wide structured logger. Level from BOTTEGA_LOG_LEVEL (default info). Lines go to
  * stdout (or BOTTEGA_LOG_FILE), and those with `experimentId` and `stage` also to
  * `$BOTTEGA_HOME/logs/experiments/<experimentId>/<stage>.jsonl` on this host (`bottega logs`).
+ * Every line is redacted (activities/secrets.ts) before it is written to either.
  */
 export const rootLogger: Logger = pino(
-  { level, base: { service: 'bottega' } },
+  // The serialized line, so message, bindings, fields and error stacks are all covered.
+  { level, base: { service: 'bottega' }, hooks: { streamWrite: redact } },
   // Both streams take every level: the logger's own level decides what is written.
   pino.multistream([
     { level: 'trace', stream: pino.destination(logFile ? { dest: logFile, mkdir: true, append: true } : 1) },

@@ -3,11 +3,30 @@ import { listBottegaImages, pruneImages, type BottegaImage } from '../activities
 
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 
-/** The tag, or for a failed build's leftover its short id and what the build was for. */
+/** The tag, or for an untagged leftover its short id and what it was built as. */
 function name(i: BottegaImage): string {
-  if (i.kind !== 'failed') return i.tag;
+  if (i.kind !== 'failed' && i.kind !== 'dangling') return i.tag;
   const id = i.id.replace(/^sha256:/, '').slice(0, 12);
+  if (i.kind === 'dangling') {
+    const labels = Object.entries(i.labels ?? {})
+      .filter(([k]) => k === 'bottega.kind' || k === 'bottega.repo' || k === 'bottega.building')
+      .map(([k, v]) => `${k}=${v}`);
+    return `<none> ${id} (dangling bottega image${labels.length ? `: ${labels.join(' ')}` : ''})`;
+  }
   return `<none> ${id} (failed build ${i.building ? `of ${i.building}` : `on ${i.parent ?? '?'}`})`;
+}
+
+/** "2 failed-build leftovers (1.2 MB), 1 dangling (0.4 MB)" for the leftovers among `images`. */
+function leftoverCounts(images: BottegaImage[]): string | null {
+  const parts: string[] = [];
+  for (const [kind, what] of [
+    ['failed', 'failed-build leftovers'],
+    ['dangling', 'dangling bottega images'],
+  ] as const) {
+    const some = images.filter((i) => i.kind === kind);
+    if (some.length) parts.push(`${some.length} ${what} (${mb(some.reduce((a, i) => a + i.ownBytes, 0))})`);
+  }
+  return parts.length ? parts.join(', ') : null;
 }
 
 function table(images: BottegaImage[]): string {
@@ -28,10 +47,16 @@ export async function envsList(out: (s: string) => void, docker: Docker = new Do
     const bytes = failed.reduce((a, i) => a + i.ownBytes, 0);
     out(`${failed.length} left by failed builds (${mb(bytes)}): \`bottega envs prune\` removes them first`);
   }
+  const dangling = images.filter((i) => i.kind === 'dangling');
+  if (dangling.length > 0) {
+    const bytes = dangling.reduce((a, i) => a + i.ownBytes, 0);
+    out(`${dangling.length} dangling bottega images (${mb(bytes)}): \`bottega envs prune\` removes them first`);
+  }
 }
 
 /**
- * `bottega envs prune`: removes what failed builds left, then least-recently-used environment and
+ * `bottega envs prune`: removes what failed builds left and dangling images bottega built (a tag
+ * built twice leaves the older image untagged), then least-recently-used environment and
  * instance images, until the held bytes fit the budget. Never removes a base image, an image any
  * container uses, a failed build's leftover younger than ten minutes (a build may be using it), or
  * an environment that instances still build on.
@@ -47,6 +72,8 @@ export async function envsPrune(
     ...(opts.failedMinAgeMs !== undefined ? { failedMinAgeMs: opts.failedMinAgeMs } : {}),
   });
   out(r.removed.length ? table(r.removed) : 'nothing to remove');
+  const leftovers = leftoverCounts(r.removed);
+  if (leftovers) out(`${opts.dryRun ? 'would remove' : 'removed'} ${leftovers}`);
   out(
     `${opts.dryRun ? 'would free' : 'freed'} ${mb(r.beforeBytes - r.afterBytes)}: ${mb(r.beforeBytes)} → ${mb(r.afterBytes)} (budget ${opts.budgetGb} GB)`
   );

@@ -2,7 +2,7 @@ import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import Docker from 'dockerode';
 import { pino } from 'pino';
-import type { EvalRunReport } from '../contracts';
+import { nameProblem, type EvalRunReport } from '../contracts';
 import { evaluatePredictions, formatProblem, readEvalTasks, readPredictions } from '../activities/evaluate';
 
 /** Flags of `bottega eval`. */
@@ -21,8 +21,8 @@ export interface EvalFlags {
   json?: boolean;
 }
 
-/** Exit codes: 0 graded, 1 some instance could not be graded (infra failure), 2 bad input, 3 no Docker. */
-export const EVAL_EXIT = { ok: 0, infra: 1, invalid: 2, unavailable: 3 } as const;
+/** Exit codes: 0 graded, 1 some instance could not be graded (infra failure), 2 bad input, 3 no Docker, 130 interrupted (Ctrl-C, SIGTERM). */
+export const EVAL_EXIT = { ok: 0, infra: 1, invalid: 2, unavailable: 3, interrupted: 130 } as const;
 
 /** Default predictions graded at once: 3/4 of the cores, at most 24 (SWE-bench's advice). */
 export function defaultConcurrency(): number {
@@ -69,6 +69,7 @@ export async function evalCommand(
       problems.push(`${flag}: expected a positive ${int ? 'integer' : 'number'}`);
   }
   if (!/^[A-Za-z0-9._-]+$/.test(o.runId)) problems.push('--run-id: use letters, digits, ".", "_" and "-" only');
+  else if (nameProblem(o.runId)) problems.push(`--run-id: ${nameProblem(o.runId)}`); // `.`, `..`: a directory
   const tasks = readEvalTasks(o.tasks);
   problems.push(...tasks.problems.map(formatProblem));
   const preds = readPredictions(o.predictions, new Set(tasks.tasks.keys()));
@@ -96,22 +97,50 @@ export async function evalCommand(
     { level: process.env.BOTTEGA_LOG_LEVEL ?? 'warn', base: { service: 'bottega' } },
     pino.destination(2)
   );
-  const r = await evaluatePredictions({
-    docker,
-    tasks: tasks.tasks,
-    predictions: preds.predictions.map((p) => p.prediction),
-    unknownIds,
-    outDir: resolve(o.out),
-    runId: o.runId,
-    cacheDir: o.cache ? resolve(home, 'eval-cache') : null,
-    concurrency: o.concurrency ?? defaultConcurrency(),
-    run: { timeoutMs: o.timeoutS * 1000, limits: { cpus: o.cpus, memoryMb: o.memoryMb, pids: o.pids } },
-    logger,
-    onResult: (g, info) =>
-      io.err(
-        `[${info.done}/${info.total}] ${g.instance_id}: ${g.outcome}${g.reason ? ` (${g.reason})` : ''}${info.reused ? ' [cached]' : ''}`
-      ),
-  });
+  // Ctrl-C / SIGTERM: stop the grading containers (gradePatch kills and removes them on abort) and
+  // exit 130; the instances already graded keep their files. A second signal quits at once.
+  const abort = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (abort.signal.aborted) process.exit(130);
+    io.err(`${sig}: stopping the grading containers (again to quit at once)`);
+    abort.abort(new Error(`interrupted by ${sig}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let r: Awaited<ReturnType<typeof evaluatePredictions>>;
+  try {
+    r = await evaluatePredictions({
+      docker,
+      tasks: tasks.tasks,
+      predictions: preds.predictions.map((p) => p.prediction),
+      unknownIds,
+      outDir: resolve(o.out),
+      runId: o.runId,
+      cacheDir: o.cache ? resolve(home, 'eval-cache') : null,
+      concurrency: o.concurrency ?? defaultConcurrency(),
+      run: {
+        timeoutMs: o.timeoutS * 1000,
+        limits: { cpus: o.cpus, memoryMb: o.memoryMb, pids: o.pids },
+        signal: abort.signal,
+        labels: { 'bottega.eval-run': o.runId },
+      },
+      logger,
+      onResult: (g, info) =>
+        io.err(
+          `[${info.done}/${info.total}] ${g.instance_id}: ${g.outcome}${g.reason ? ` (${g.reason})` : ''}${info.reused ? ' [cached]' : ''}`
+        ),
+    });
+  } catch (e) {
+    if (!abort.signal.aborted) throw e;
+    io.err(
+      `interrupted: no container left running; the instances graded so far keep their files under ${resolve(o.out)} ` +
+        `and the grade cache, so a rerun grades only the rest`
+    );
+    return EVAL_EXIT.interrupted;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
   if (o.json) io.out(JSON.stringify(r.report, null, 2));
   else io.out(formatRunReport(r.report, r.reportPath, r.wallMs));
   return r.report.infra_failure_instances > 0 ? EVAL_EXIT.infra : EVAL_EXIT.ok;

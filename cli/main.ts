@@ -3,18 +3,28 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { STAGES, type Capability, type ExperimentResult, type StageName } from '../contracts';
+import {
+  ExperimentSpec,
+  STAGES,
+  describeIssues,
+  experimentWarnings,
+  type Capability,
+  type ExperimentResult,
+  type StageName,
+} from '../contracts';
 import { neededCapabilities } from './capabilities';
 import { connectClient, workflowUrl } from './client';
 import { DEV_ACTIONS, DEV_SERVICES, devHelpText } from './dev';
-import { EXIT, runExperiment } from './run';
+import { EXIT, experimentFailure, runExperiment } from './run';
 import { experimentJsonSchema } from './schema';
 import { loadSpecFile } from './spec-file';
 import { formatExperimentResult } from './summary';
+import { redact, registerSecretsNamedIn } from '../activities/secrets';
 
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
-const out = (s: string) => process.stdout.write(`${s}\n`);
-const err = (s: string) => process.stderr.write(`${s}\n`);
+// Every line is redacted: a failure may quote a server that echoed a secret (activities/secrets.ts).
+const out = (s: string) => process.stdout.write(`${redact(s)}\n`);
+const err = (s: string) => process.stderr.write(`${redact(s)}\n`);
 
 /** Loads a spec or exits 2, printing one line per problem. Runs before any connection. */
 function specOrExit(file: string) {
@@ -24,7 +34,21 @@ function specOrExit(file: string) {
     for (const p of loaded.problems) err(`${p.path}: ${p.message}`);
     process.exit(EXIT.invalid);
   }
+  // The secrets it names, as this shell has them, are redacted from what the CLI prints.
+  registerSecretsNamedIn(loaded.spec, process.env);
   return loaded.spec;
+}
+
+/**
+ * Checks `run --id` by the spec's own id rule (contracts/spec.ts) or exits 2 in the spec errors'
+ * format, before any connection: the id names the workflow, its children and its artifacts.
+ */
+function idOrExit(file: string, id: string): string {
+  const r = ExperimentSpec.shape.id.safeParse(id);
+  if (r.success) return r.data;
+  err(`${file}: invalid experiment spec`);
+  for (const p of describeIssues(r.error)) err(`--id: ${p.message}; got ${JSON.stringify(id)}`);
+  process.exit(EXIT.invalid);
 }
 
 const VERSION = (JSON.parse(readFileSync(`${REPO_ROOT}/package.json`, 'utf8')) as { version: string }).version;
@@ -84,10 +108,17 @@ program
     '--local-worker',
     'also run a worker for the capabilities the spec needs in this process (a quick try; stops when the run ends); implies --wait'
   )
+  .option(
+    '--strict',
+    `exit ${EXIT.warnings} when the experiment completes with warnings (a stage produced nothing: 0 PRs, a source of only invalid records, 0 validated tasks...); implies --wait`
+  )
   .action(
-    async (file: string, o: { wait?: boolean; json?: boolean; id?: string; force?: string; localWorker?: boolean }) => {
+    async (
+      file: string,
+      o: { wait?: boolean; json?: boolean; id?: string; force?: string; localWorker?: boolean; strict?: boolean }
+    ) => {
       const spec = specOrExit(file);
-      if (o.id) spec.id = o.id;
+      if (o.id !== undefined) spec.id = idOrExit(file, o.id);
       if (o.force) spec.force = [...new Set([...spec.force, ...forcedStages(o.force)])];
       await withClient(async (client) => {
         let local: import('./local-worker').LocalWorkers | undefined;
@@ -104,7 +135,7 @@ program
         }
         try {
           const run = runExperiment(client, spec, {
-            wait: !!o.wait || !!local,
+            wait: !!o.wait || !!o.strict || !!local,
             json: !!o.json,
             out,
             err,
@@ -116,7 +147,9 @@ program
             if (o.json) out(JSON.stringify(r.result, null, 2));
             else out(formatExperimentResult(r.result, { link }));
           }
-          process.exitCode = r.code;
+          // --strict: a completed run whose stages produced nothing somewhere is not a success.
+          const strictFail = o.strict && r.result && experimentWarnings(r.result).length > 0;
+          process.exitCode = strictFail ? EXIT.warnings : r.code;
         } finally {
           await local?.stop();
         }
@@ -149,10 +182,35 @@ program
       let result: ExperimentResult | undefined;
       try {
         if (o.wait) result = (await client.workflow.getHandle(id, p.runId).result()) as ExperimentResult;
+      } catch (e) {
+        // The same cause and exit code as `run --wait`.
+        const failure = experimentFailure(e, id);
+        if (!failure) throw e;
+        err(failure.message);
+        process.exitCode = failure.code;
       } finally {
         watch.stop();
       }
       if (result) out(formatExperimentResult(result, { link }));
+    });
+  });
+
+program
+  .command('cancel')
+  .description(
+    "cancel a running experiment (its running stage, that stage's activities and containers) and wait until it has closed"
+  )
+  .argument('<id>', 'experiment id')
+  .option('--no-wait', 'only request the cancellation; do not wait for the experiment to close')
+  .addHelpText(
+    'after',
+    '\nPrints the final status on stdout. Exit codes: 0 cancelled (with --no-wait: requested), 1 it closed otherwise\n' +
+      '(completed, failed, terminated or timed out first), 2 no such experiment, 3 Temporal server unreachable.'
+  )
+  .action(async (id: string, o: { wait: boolean }) => {
+    const { cancelExperiment } = await import('./cancel');
+    await withClient(async (client) => {
+      process.exitCode = await cancelExperiment(client, id, { wait: o.wait, out, err });
     });
   });
 
@@ -221,7 +279,9 @@ envs
   });
 envs
   .command('prune')
-  .description('remove least-recently-used env/instance images until the budget is met (never one in use)')
+  .description(
+    'remove failed-build leftovers and dangling bottega images, then least-recently-used env/instance images until the budget is met (never one in use)'
+  )
   .option('--budget-gb <n>', 'bytes to keep, in GB', (v) => Number(v), 50)
   .option('--dry-run', 'only show what would be removed')
   .action(async (o: { budgetGb: number; dryRun?: boolean }) => {
@@ -231,6 +291,25 @@ envs
     }
     const { envsPrune } = await import('./envs');
     await envsPrune({ budgetGb: o.budgetGb, dryRun: !!o.dryRun }, out);
+  });
+
+program
+  .command('store')
+  .description('the artifact store')
+  .command('gc')
+  .description(
+    'remove what killed writers left in the store (local *.tmp-* files, S3 incomplete uploads); dry run unless --yes'
+  )
+  .option('--spec <file>', 'the store this spec names (store.uri and its S3 settings)')
+  .option('--uri <uri>', 'store root: file:///abs/dir or s3://bucket/prefix (default: $BOTTEGA_HOME/artifacts)')
+  .option('--prefix <key>', 'only under this key prefix, e.g. experiments/exp-demo/')
+  .option('--older-than <duration>', 'only leftovers last written longer ago than this: 30m, 6h, 2d, or 0', '1h')
+  .option('--yes', 'delete them (without it, only list what would be removed)')
+  .option('--json', 'print the sweep report as JSON')
+  .action(async (o: import('./store').StoreGcFlags & { spec?: string }) => {
+    const spec = o.spec ? specOrExit(o.spec) : undefined;
+    const { storeGcCommand } = await import('./store');
+    process.exitCode = await storeGcCommand(o, spec?.store, { out, err });
   });
 
 program
@@ -265,6 +344,7 @@ async function sweepOrExit(file: string) {
     for (const p of loaded.problems) err(`${p.path}: ${p.message}`);
     process.exit(EXIT.invalid);
   }
+  registerSecretsNamedIn(loaded, process.env);
   return loaded;
 }
 

@@ -5,15 +5,27 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { SA, STAGES, TASK_QUEUES, type ExperimentResult, type ExperimentSpec, type StageName } from '../contracts';
+import {
+  EXPERIMENT_ID_TAKEN,
+  INVALID_SPEC,
+  SA,
+  STAGES,
+  TASK_QUEUES,
+  type ExperimentResult,
+  type ExperimentSpec,
+  type StageName,
+} from '../contracts';
 import type { ExperimentProgress } from '../workflows/experiment';
 import { neededCapabilities } from './capabilities';
 import { workflowUrl } from './client';
 import { ProgressPrinter, renderProgress } from './progress';
 import { watchWorkers } from './worker-check';
 
-/** Exit codes of `bottega run`. */
-export const EXIT = { ok: 0, failed: 1, invalid: 2, unavailable: 3 } as const;
+/**
+ * Exit codes of `bottega run`. `warnings`: under `--strict`, the experiment completed but a stage
+ * produced nothing (contracts/run-warnings.ts); distinct from `failed`.
+ */
+export const EXIT = { ok: 0, failed: 1, invalid: 2, unavailable: 3, warnings: 4 } as const;
 
 /** Starts an experiment; returns its workflow handle. */
 export async function startExperiment(client: Client, spec: ExperimentSpec) {
@@ -94,19 +106,33 @@ export async function runExperiment(
     watch?.stop();
     // The last frame goes before any message, so that a redraw never overwrites it.
     await follow.stop();
-    if (e instanceof WorkflowFailedError) {
-      const cause = e.cause;
-      let inner: unknown = cause;
-      while (inner && !(inner instanceof ApplicationFailure) && (inner as Error).cause) inner = (inner as Error).cause;
-      const af = inner instanceof ApplicationFailure ? inner : undefined;
-      opts.err(`experiment ${spec.id} failed: ${af?.message ?? cause?.message ?? e.message}`);
-      return { code: af?.type === 'InvalidSpec' ? EXIT.invalid : EXIT.failed };
-    }
-    throw e;
+    const failure = experimentFailure(e, spec.id);
+    if (!failure) throw e;
+    opts.err(failure.message);
+    return { code: failure.code };
   }
   watch?.stop();
   await follow.stop();
   return { code: EXIT.ok, result };
+}
+
+/**
+ * What `run --wait` and `retry --wait` print when an experiment run fails: its innermost
+ * application failure (the stage's own error, not "Child Workflow execution failed"), and the exit
+ * code: 2 when the spec is at fault (InvalidSpec) or the experiment id belongs to another workflow
+ * id, 1 otherwise. Undefined for errors that are not a workflow failure (the caller rethrows them).
+ */
+export function experimentFailure(e: unknown, id: string): { message: string; code: number } | undefined {
+  if (!(e instanceof WorkflowFailedError)) return undefined;
+  const cause = e.cause;
+  let inner: unknown = cause;
+  while (inner && !(inner instanceof ApplicationFailure) && (inner as Error).cause) inner = (inner as Error).cause;
+  const af = inner instanceof ApplicationFailure ? inner : undefined;
+  const invalid = af?.type === INVALID_SPEC || af?.type === EXPERIMENT_ID_TAKEN;
+  return {
+    message: `experiment ${id} failed: ${af?.message ?? cause?.message ?? e.message}`,
+    code: invalid ? EXIT.invalid : EXIT.failed,
+  };
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

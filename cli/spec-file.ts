@@ -2,6 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ExperimentSpec, describeIssues, type InputProblem } from '../contracts';
+import { stripBom } from '../activities/text-input';
 
 /** Result of loading a spec file: the parsed spec, or the problems to print (one per line). */
 export type LoadedSpec = { ok: true; spec: ExperimentSpec } | { ok: false; problems: InputProblem[] };
@@ -9,7 +10,7 @@ export type LoadedSpec = { ok: true; spec: ExperimentSpec } | { ok: false; probl
 /** Reads a YAML or JSON file; problems name the file and the parse error. */
 export function readSpecFile(file: string): { ok: true; value: unknown } | { ok: false; problems: InputProblem[] } {
   if (!existsSync(file)) return { ok: false, problems: [{ path: file, message: 'no such file' }] };
-  const text = readFileSync(file, 'utf8');
+  const text = stripBom(readFileSync(file, 'utf8'));
   try {
     return { ok: true, value: /\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text) };
   } catch (e) {

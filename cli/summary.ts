@@ -6,7 +6,9 @@ import type {
   RolloutStageResult,
   TrainStageResult,
   EvaluateStageResult,
+  RunWarning,
 } from '../contracts';
+import { experimentWarnings } from '../contracts';
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 
@@ -171,5 +173,18 @@ export function formatExperimentResult(
     if (stage === 'train') out.push(formatTrainSummary(o.result as TrainStageResult));
     if (stage === 'evaluate') out.push(formatEvaluateSummary(o.result as EvaluateStageResult));
   }
+  out.push(...formatRunWarnings(experimentWarnings(r)));
   return out.join('\n');
+}
+
+/**
+ * The experiment's empty-output warnings, one `warning:` line each under a header; nothing when
+ * there are none. `bottega run --strict` exits with EXIT.warnings (4) when there are any.
+ */
+export function formatRunWarnings(warnings: readonly RunWarning[]): string[] {
+  if (!warnings.length) return [];
+  return [
+    `warnings: ${warnings.length} (the run completed but produced nothing here; \`bottega run --strict\` exits 4):`,
+    ...warnings.map((w) => `  warning: ${w.message}`),
+  ];
 }

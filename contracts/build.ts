@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { atMost } from './limits';
 import { ArtifactRef } from './artifact';
 import { RepoName } from './mine';
 import { InstallConfig, InstallConfigPatch, TestScope } from './task';
@@ -25,11 +26,11 @@ export type BuildTaskSources = z.infer<typeof BuildTaskSources>;
 /** Resource limits applied to every build and test container. */
 export const BuildLimits = z.strictObject({
   /** CPU cores per container (fractions allowed). */
-  cpus: z.number().positive().default(1),
+  cpus: z.number().positive().check(atMost('cpus')).default(1),
   /** Memory per container, in MiB (hard limit; the kernel kills the test run above it). */
-  memory_mb: z.number().int().positive().default(2048),
+  memory_mb: z.number().int().positive().check(atMost('memory_mb')).default(2048),
   /** Maximum number of processes per container (fork-bomb guard). */
-  pids: z.number().int().positive().default(512),
+  pids: z.number().int().positive().check(atMost('pids')).default(512),
 });
 export type BuildLimits = z.infer<typeof BuildLimits>;
 
@@ -51,7 +52,7 @@ export const SetupAgentConfig = z.strictObject({
     .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name')
     .default('OPENAI_API_KEY'),
   /** Most commands the agent may run in the container before it must emit a recipe or give up. */
-  max_steps: z.number().int().positive().default(30),
+  max_steps: z.number().int().positive().check(atMost('steps')).default(30),
 });
 export type SetupAgentConfig = z.infer<typeof SetupAgentConfig>;
 
@@ -93,15 +94,15 @@ export const BuildConfig = z.strictObject({
    */
   validation_runs: z.number().int().min(1).max(10).default(2),
   /** Wall-clock limit of one test run, in seconds (SWE-bench's default is 1,800). */
-  test_timeout_s: z.number().int().positive().default(1800),
+  test_timeout_s: z.number().int().positive().check(atMost('duration_s')).default(1800),
   /** Wall-clock limit of one environment build (install steps), in seconds. */
-  build_timeout_s: z.number().int().positive().default(3600),
+  build_timeout_s: z.number().int().positive().check(atMost('duration_s')).default(3600),
   /** Tasks built and validated at once (each uses one container at a time). */
-  concurrency: z.number().int().positive().default(2),
+  concurrency: z.number().int().positive().check(atMost('concurrency')).default(2),
   /** Resource limits of each container. */
   limits: BuildLimits.prefault({}),
   /** Local disk budget for environment images, in GB; least recently used images are pruned above it. */
-  disk_budget_gb: z.number().positive().default(50),
+  disk_budget_gb: z.number().positive().check(atMost('disk_gb')).default(50),
   /** Optional LLM setup agent for repositories nothing else can build. */
   setup_agent: SetupAgentConfig.prefault({}),
   /**

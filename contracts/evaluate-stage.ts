@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { atMost } from './limits';
 import { ArtifactRef } from './artifact';
 import { RolloutConfig, RolloutPolicyName } from './rollout';
 import { SlurmClusterConfig, SlurmResources } from './train';
@@ -57,9 +58,9 @@ export const EvaluateServeConfig = z.strictObject({
   /** Extra environment of the job (plain values, never secrets). */
   env: z.record(EnvName, z.string()).default({}),
   /** How long to wait for the job to start and answer `GET /v1/models` (queueing included). */
-  health_timeout_s: z.number().int().positive().default(3600),
+  health_timeout_s: z.number().int().positive().check(atMost('duration_s')).default(3600),
   /** Seconds between health probes. */
-  poll_s: z.number().positive().default(5),
+  poll_s: z.number().positive().check(atMost('duration_s')).default(5),
   /** Model name in requests; unset: the first id the server lists at `/v1/models`. */
   model_name: z.string().min(1).optional(),
 });
@@ -100,21 +101,21 @@ export const EvaluateConfig = z
     /** k: independent runs over every task (Pass@1 is averaged over them). */
     runs: z.number().int().min(1).max(64).default(4),
     /** How many runs go at once (each has its own rollout concurrency). */
-    parallel_runs: z.number().int().positive().default(1),
+    parallel_runs: z.number().int().positive().check(atMost('concurrency')).default(1),
     sampling: z
       .strictObject({
         temperature: z.number().min(0).max(2).default(0),
         top_p: z.number().gt(0).max(1).default(1),
-        max_tokens: z.number().int().positive().default(4096),
+        max_tokens: z.number().int().positive().check(atMost('doc_tokens')).default(4096),
         /** Run r (1-based) samples with seed + r (recorded in each trajectory). */
         seed: z.number().int().default(0),
       })
       .prefault({}),
     limits: RolloutConfig.shape.limits,
     container: RolloutConfig.shape.container,
-    concurrency: z.number().int().positive().default(2),
-    endpoint_concurrency: z.number().int().positive().default(8),
-    container_starts_per_s: z.number().positive().default(2),
+    concurrency: z.number().int().positive().check(atMost('concurrency')).default(2),
+    endpoint_concurrency: z.number().int().positive().check(atMost('concurrency')).default(8),
+    container_starts_per_s: z.number().positive().check(atMost('rate')).default(2),
     batch_size: z.number().int().positive().max(500).default(100),
     baselines: z.array(EvaluateBaseline).default([]),
     /** Names the run reports (`<model>.<run_id>-run<r>.json`), as SWE-bench's `--run_id`. */

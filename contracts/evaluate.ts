@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { InstanceReport } from './grading';
+import { ModelNameOrPath, SafeName } from './safe-names';
 import { InstallConfig, TestScope } from './task';
 
 /**
@@ -7,8 +8,10 @@ import { InstallConfig, TestScope } from './task';
  * `model_patch` is SWE-bench's "patch is None"; an empty or blank one is an empty patch.
  */
 export const Prediction = z.strictObject({
-  instance_id: z.string().min(1),
-  model_name_or_path: z.string().nullable(),
+  /** One directory name under `logs/run_evaluation/<run_id>/<model>/` (see contracts/safe-names.ts). */
+  instance_id: SafeName,
+  /** `org/model-7b` names the directory `org__model-7b`, as in SWE-bench's harness; `..` is refused. */
+  model_name_or_path: ModelNameOrPath,
   model_patch: z.string().nullable(),
 });
 export type Prediction = z.infer<typeof Prediction>;
@@ -32,7 +35,8 @@ export type EvalImage = z.infer<typeof EvalImage>;
  * (`tasks.validated.jsonl`) with its image, recipe and test lists. Other fields are kept.
  */
 export const EvalTask = z.looseObject({
-  instance_id: z.string().min(1),
+  /** One directory name of the grading logs (see contracts/safe-names.ts). */
+  instance_id: SafeName,
   /** `owner/name`: Django's test directives are module labels (`django/django`). */
   repo: z.string().optional(),
   base_commit: z.string().min(1),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { atMost } from './limits';
 
 /** `owner/name`, as GitHub spells repositories. */
 export const RepoName = z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, {
@@ -34,7 +35,7 @@ export const GithubSource = z.strictObject({
   /** API base URL; change it for GitHub Enterprise or a caching proxy. */
   api_url: z.url().default('https://api.github.com'),
   /** Stop after this many PRs (listing order: created ascending, so the cache stays valid). */
-  max_prs: z.number().int().positive().optional(),
+  max_prs: z.number().int().positive().check(atMost('items')).optional(),
 });
 export type GithubSource = z.infer<typeof GithubSource>;
 
@@ -49,7 +50,7 @@ export const GitSource = z.strictObject({
   description: z.string().default(''),
   /** Optional JSONL side file of issues: {number, title, body, created_at?, comments?}. */
   issues_file: z.string().optional(),
-  max_prs: z.number().int().positive().optional(),
+  max_prs: z.number().int().positive().check(atMost('items')).optional(),
 });
 export type GitSource = z.infer<typeof GitSource>;
 
@@ -68,14 +69,14 @@ export const MineFilters = z.strictObject({
   /** Repo-level decontamination: every PR of these repositories is removed. */
   decontaminate_repos: z.array(RepoName).default([...SWE_BENCH_VERIFIED_REPOS]),
   /** Drop PRs whose linked issue has more comments than this (the reference implementation uses 20). */
-  max_issue_comments: z.number().int().nonnegative().default(20),
+  max_issue_comments: z.number().int().nonnegative().check(atMost('items')).default(20),
   python: z
     .strictObject({
       extensions: z.array(z.string()).default(['.py', '.pyi', '.pyx']),
       doc_extensions: z.array(z.string()).default(['.md', '.rst', '.txt']),
-      min_python_files: z.number().int().nonnegative().default(1),
-      max_python_files: z.number().int().positive().default(5),
-      max_files: z.number().int().positive().default(20),
+      min_python_files: z.number().int().nonnegative().check(atMost('files')).default(1),
+      max_python_files: z.number().int().positive().check(atMost('files')).default(5),
+      max_files: z.number().int().positive().check(atMost('files')).default(20),
     })
     .prefault({}),
 });
@@ -89,12 +90,12 @@ export const EnhanceConfig = z.strictObject({
   model: z.string().default('Qwen/Qwen3-235B-A22B-Instruct-2507'),
   /** Name of the environment variable holding the API key (may be unset for local servers). */
   api_key_env: z.string().default('OPENAI_API_KEY'),
-  concurrency: z.number().int().positive().default(4),
+  concurrency: z.number().int().positive().check(atMost('concurrency')).default(4),
   temperature: z.number().min(0).max(2).default(0.7),
   top_p: z.number().gt(0).max(1).default(0.9),
-  summary_max_tokens: z.number().int().positive().default(512),
-  commit_max_tokens: z.number().int().positive().default(256),
-  timeout_ms: z.number().int().positive().default(120_000),
+  summary_max_tokens: z.number().int().positive().check(atMost('doc_tokens')).default(512),
+  commit_max_tokens: z.number().int().positive().check(atMost('doc_tokens')).default(256),
+  timeout_ms: z.number().int().positive().check(atMost('duration_ms')).default(120_000),
 });
 export type EnhanceConfig = z.infer<typeof EnhanceConfig>;
 
@@ -104,16 +105,16 @@ export const MineConfig = z.strictObject({
   formats: z.array(SampleFormat).min(1).default(['python', 'general']),
   filters: MineFilters.prefault({}),
   /** More relevant files than this are truncated (counted as skipped). */
-  max_relevant_files: z.number().int().positive().default(50),
+  max_relevant_files: z.number().int().positive().check(atMost('files')).default(50),
   enhance: EnhanceConfig.prefault({}),
   /** Tokenizer of the target model: `qwen2.5` (default, the paper's base models) or `qwen3` (4 more added tokens). */
   tokenizer: z.enum(['qwen2.5', 'qwen3']).default('qwen2.5'),
   /** Length gate in tokens: samples above are dropped (the paper uses 32k). */
-  max_tokens: z.number().int().positive().default(32_768),
+  max_tokens: z.number().int().positive().check(atMost('doc_tokens')).default(32_768),
   /** PRs per page: the unit of heartbeating and resume. */
   page_size: z.number().int().positive().max(1000).default(25),
   /** Repositories mined at once (one child workflow each). */
-  repo_concurrency: z.number().int().positive().default(2),
+  repo_concurrency: z.number().int().positive().check(atMost('concurrency')).default(2),
   /** Also emit SWE-bench-style task candidates. */
   task_candidates: z.boolean().default(true),
 });

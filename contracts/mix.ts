@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { atMost } from './limits';
 import { ArtifactRef } from './artifact';
 
 /**
@@ -38,8 +39,8 @@ export const MixSource = z
     /** Field holding the text of `text` records. */
     text_field: z.string().min(1).default('text'),
     /** Length gate in tokens of the rendered document (inclusive bounds). */
-    min_tokens: z.number().int().nonnegative().default(0),
-    max_tokens: z.number().int().positive().default(131_072),
+    min_tokens: z.number().int().nonnegative().check(atMost('doc_tokens')).default(0),
+    max_tokens: z.number().int().positive().check(atMost('doc_tokens')).default(131_072),
   })
   .superRefine((s, ctx) => {
     if ((s.from === undefined) === (s.path === undefined))
@@ -62,11 +63,11 @@ export const MixStageSource = z.strictObject({
   /** Share of the stage's `requested_tokens` (content tokens); all of a stage's ratios sum to 1. */
   ratio: z.number().gt(0).max(1).optional(),
   /** Content-token budget. */
-  tokens: z.number().int().positive().optional(),
+  tokens: z.number().int().positive().check(atMost('token_budget')).optional(),
   /** Repetition factor (the paper's ×3). */
-  repeat: z.number().gt(0).optional(),
+  repeat: z.number().gt(0).check(atMost('repeat')).optional(),
   /** Largest repetition a ratio or budget may imply (OLMo-core's `max_repetition_ratio`). */
-  max_repetition: z.number().gt(0).default(4),
+  max_repetition: z.number().gt(0).check(atMost('repeat')).default(4),
   /** Largest share of the stage's content tokens this source may take. */
   max_fraction: z.number().gt(0).max(1).default(1),
 });
@@ -76,8 +77,10 @@ export type MixStageSource = z.infer<typeof MixStageSource>;
 export const MixStage = z.strictObject({
   name: z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'expected a lower-case stage name like "mt1"'),
   /** Content tokens wanted (sources weighted by `ratio`), or `all`: each source's weight applied once. */
-  requested_tokens: z.union([z.number().int().positive(), z.literal('all')]).default('all'),
-  seq_len: z.number().int().min(16).default(32_768),
+  requested_tokens: z
+    .union([z.number().int().positive().check(atMost('token_budget')), z.literal('all')])
+    .default('all'),
+  seq_len: z.number().int().min(16).check(atMost('seq_len')).default(32_768),
   /** Pack documents into fixed-length sequences, or one sequence per document. */
   pack: z.boolean().default(true),
   /** `none`: every token counts (mid-training); `sft`: only assistant content. */
@@ -120,6 +123,7 @@ export const MixConfig = z
       .number()
       .int()
       .positive()
+      .check(atMost('shard_tokens'))
       .default(64 * 1024 * 1024),
     /** Shard writers running at once. */
     concurrency: z.number().int().positive().max(64).default(4),
@@ -137,8 +141,8 @@ export const MixConfig = z
         near: z
           .strictObject({
             enabled: z.boolean().default(true),
-            shingle_size: z.number().int().positive().default(5),
-            num_perm: z.number().int().positive().default(128),
+            shingle_size: z.number().int().positive().check(atMost('ngram')).default(5),
+            num_perm: z.number().int().positive().check(atMost('num_perm')).default(128),
             bands: z.number().int().positive().default(16),
             rows: z.number().int().positive().default(8),
             /**
@@ -153,14 +157,14 @@ export const MixConfig = z
             path: ['bands'],
           }),
         /** Trajectories kept per task (instance_id), across all sources; the paper keeps ≤ 4. */
-        max_trajectories_per_task: z.number().int().positive().default(4),
+        max_trajectories_per_task: z.number().int().positive().check(atMost('per_task')).default(4),
       })
       .prefault({}),
     decontaminate: z
       .strictObject({
         benchmarks: z.array(MixBenchmark).default([]),
         /** Word n-gram size. */
-        ngram: z.number().int().positive().default(13),
+        ngram: z.number().int().positive().check(atMost('ngram')).default(13),
         /** Remove a document when it holds this share of any benchmark text's n-grams. */
         threshold: z.number().gt(0).max(1).default(0.5),
       })

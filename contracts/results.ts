@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ArtifactRef } from './artifact';
+import { RunWarning } from './run-warnings';
 
 /** Token-length thresholds at which retention is reported (paper §3.1). */
 export const RETENTION_THRESHOLDS = [8192, 16384, 32768, 65536, 131072] as const;
@@ -79,5 +80,10 @@ export type StageOutcome = z.infer<typeof StageOutcome>;
 export const ExperimentResult = z.strictObject({
   experimentId: z.string(),
   stages: z.record(z.string(), StageOutcome),
+  /**
+   * Stages that completed but produced nothing somewhere, from their counts (contracts/run-warnings.ts).
+   * Optional: results recorded before it existed have none (`experimentWarnings` recomputes them).
+   */
+  warnings: z.array(RunWarning).optional(),
 });
 export type ExperimentResult = z.infer<typeof ExperimentResult>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { atMost } from './limits';
 import { ArtifactRef } from './artifact';
 
 const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name');
@@ -27,7 +28,7 @@ export const RolloutConfig = z.strictObject({
     .strictObject({
       temperature: z.number().min(0).max(2).default(1),
       top_p: z.number().gt(0).max(1).default(1),
-      max_tokens: z.number().int().positive().default(4096),
+      max_tokens: z.number().int().positive().check(atMost('doc_tokens')).default(4096),
       /** Seed of rollout 0; rollout k of a task uses seed + k (recorded in each trajectory). */
       seed: z.number().int().optional(),
     })
@@ -35,37 +36,37 @@ export const RolloutConfig = z.strictObject({
   limits: z
     .strictObject({
       /** The paper's evaluation uses 100 steps. */
-      max_steps: z.number().int().positive().default(100),
+      max_steps: z.number().int().positive().check(atMost('steps')).default(100),
       /** Conversation tokens (the paper drops trajectories over 128k). */
-      max_total_tokens: z.number().int().positive().default(131_072),
-      wall_clock_s: z.number().int().positive().default(3600),
-      max_cost_usd: z.number().positive().optional(),
-      max_format_errors: z.number().int().positive().default(3),
-      command_timeout_s: z.number().int().positive().default(120),
+      max_total_tokens: z.number().int().positive().check(atMost('doc_tokens')).default(131_072),
+      wall_clock_s: z.number().int().positive().check(atMost('duration_s')).default(3600),
+      max_cost_usd: z.number().positive().check(atMost('cost_usd')).optional(),
+      max_format_errors: z.number().int().positive().check(atMost('steps')).default(3),
+      command_timeout_s: z.number().int().positive().check(atMost('duration_s')).default(120),
     })
     .prefault({}),
   container: z
     .strictObject({
-      cpus: z.number().positive().default(1),
-      memory_mb: z.number().int().positive().default(2048),
-      pids: z.number().int().positive().default(256),
+      cpus: z.number().positive().check(atMost('cpus')).default(1),
+      memory_mb: z.number().int().positive().check(atMost('memory_mb')).default(2048),
+      pids: z.number().int().positive().check(atMost('pids')).default(256),
     })
     .prefault({}),
   /** Rollouts running at once on one worker. */
-  concurrency: z.number().int().positive().default(2),
+  concurrency: z.number().int().positive().check(atMost('concurrency')).default(2),
   /** Model calls in flight at once to the endpoint, per worker (whatever the rollouts). */
-  endpoint_concurrency: z.number().int().positive().default(8),
+  endpoint_concurrency: z.number().int().positive().check(atMost('concurrency')).default(8),
   /** Container starts per second, per worker (many starts at once stall the engine). */
-  container_starts_per_s: z.number().positive().default(2),
+  container_starts_per_s: z.number().positive().check(atMost('rate')).default(2),
   /** Rollouts per child workflow (keeps each history small). */
   batch_size: z.number().int().positive().max(500).default(100),
   /**
    * Batches a run of the stage workflow starts before it continues as new, which keeps its
    * history small for very large task sets (progress carries over).
    */
-  batches_per_run: z.number().int().positive().default(50),
+  batches_per_run: z.number().int().positive().check(atMost('batches')).default(50),
   /** Trajectories over this many tokens are dropped (and counted). */
-  max_trajectory_tokens: z.number().int().positive().default(131_072),
+  max_trajectory_tokens: z.number().int().positive().check(atMost('doc_tokens')).default(131_072),
 });
 export type RolloutConfig = z.infer<typeof RolloutConfig>;
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SafeName } from './safe-names';
 
 /**
  * Test-log parsers the grading core knows: SWE-bench's Python parser families (`pytest` =
@@ -98,7 +99,8 @@ const TestList = z.preprocess((v) => {
  * normalised by the recipe resolver (SWE-rebench spells some fields differently).
  */
 export const TaskRecord = z.looseObject({
-  instance_id: z.string().min(1),
+  /** Becomes a file name (build logs, eval directories): `..`, `/`, backslashes, control characters are refused. */
+  instance_id: SafeName,
   repo: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'expected "owner/name"'),
   base_commit: z.string().regex(/^[0-9a-f]{7,40}$/, 'expected a commit sha'),
   patch: z.string(),

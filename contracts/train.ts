@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { atMost } from './limits';
 import { ArtifactRef } from './artifact';
 
 const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name');
@@ -47,10 +48,10 @@ export type SlurmClusterConfig = z.infer<typeof SlurmClusterConfig>;
 
 /** Resources of each training job (one `srun` task per node). */
 export const SlurmResources = z.strictObject({
-  nodes: z.number().int().positive().default(1),
+  nodes: z.number().int().positive().check(atMost('nodes')).default(1),
   /** 0 for CPU-only jobs (tests); the trainer then runs one process per node. */
-  gpus_per_node: z.number().int().nonnegative().default(8),
-  cpus_per_task: z.number().int().positive().default(16),
+  gpus_per_node: z.number().int().nonnegative().check(atMost('gpus_per_node')).default(8),
+  cpus_per_task: z.number().int().positive().check(atMost('cpus')).default(16),
   /** `--mem` per node, e.g. `"200G"`, `"512M"`; unset means the cluster default. */
   mem: z
     .string()
@@ -99,13 +100,13 @@ export type TrainFramework = z.infer<typeof TrainFramework>;
 
 /** Hyperparameters of one stage as written by the user; omitted ones take the paper's defaults. */
 export const TrainHparamsInput = z.looseObject({
-  global_batch: z.number().int().positive().optional(),
-  micro_batch: z.number().int().positive().optional(),
+  global_batch: z.number().int().positive().check(atMost('batch')).optional(),
+  micro_batch: z.number().int().positive().check(atMost('batch')).optional(),
   lr: z.number().positive().optional(),
   /** Warmup as a fraction of the steps. */
   warmup: z.number().min(0).max(1).optional(),
   schedule: z.literal('cosine').optional(),
-  epochs: z.number().positive().optional(),
+  epochs: z.number().positive().check(atMost('epochs')).optional(),
   /** Mask user and tool tokens out of the loss (SFT). */
   masked_loss: z.boolean().optional(),
   seed: z.number().int().nonnegative().optional(),
@@ -191,14 +192,14 @@ export const DEFAULT_TRAIN_STAGES = [
  * between after `report_initial_s`, doubling up to `report_every_s`.
  */
 export const SlurmPollConfig = z.strictObject({
-  initial_s: z.number().positive().default(2),
-  max_s: z.number().positive().default(60),
+  initial_s: z.number().positive().check(atMost('duration_s')).default(2),
+  max_s: z.number().positive().check(atMost('duration_s')).default(60),
   /** The monitor activity's heartbeat timeout: how soon a lost worker's monitor is retried elsewhere. */
-  heartbeat_timeout_s: z.number().int().min(5).default(120),
+  heartbeat_timeout_s: z.number().int().min(5).check(atMost('duration_s')).default(120),
   /** First progress report (elapsed, log tail, metrics) this long after a state change. */
-  report_initial_s: z.number().positive().default(5),
+  report_initial_s: z.number().positive().check(atMost('duration_s')).default(5),
   /** Longest interval between progress reports while the state does not change. */
-  report_every_s: z.number().positive().default(60),
+  report_every_s: z.number().positive().check(atMost('duration_s')).default(60),
 });
 export type SlurmPollConfig = z.infer<typeof SlurmPollConfig>;
 
@@ -248,7 +249,7 @@ export const TrainConfig = z
     cluster: SlurmClusterConfig.prefault({}),
     resources: SlurmResources.prefault({}),
     /** `--signal=B:USR2@<s>`: Slurm may fire up to 60 s early; leave time to write a checkpoint. */
-    signal_lead_s: z.number().int().min(0).default(300),
+    signal_lead_s: z.number().int().min(0).check(atMost('duration_s')).default(300),
     framework: TrainFramework.default({ type: 'reference', python: 'auto' }),
     /** Model of the first stage: a Hugging Face model directory on the cluster. */
     base_model: z.string().min(1).optional(),

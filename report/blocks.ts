@@ -24,6 +24,11 @@ export function experimentBlocks(e: ExperimentData, k = '', chartId = ''): Block
   const out: Block[] = [...runFacts(e.run, k)];
   out.push({ kind: 'heading', level: 2, text: 'Stages', anchor: `${chartId}stages` });
   out.push(...stageTable(e, k));
+  if (e.empty_outputs?.length)
+    out.push(
+      { kind: 'heading', level: 3, text: 'Empty outputs (bottega run --strict exits 4)' },
+      { kind: 'list', items: e.empty_outputs }
+    );
   if (e.spec) out.push(...specBlocks(e.spec, k, chartId));
 
   const funnel: StackedRow[] = [];

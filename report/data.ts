@@ -212,6 +212,8 @@ export interface ExperimentData {
   evaluate?: EvaluateData;
   /** Mid-training tokens: train metrics of the non-SFT stages, else the mix manifests' tokens. */
   midtrain_tokens: number | null;
+  /** Stages that produced nothing somewhere, from their counts (contracts/run-warnings.ts). */
+  empty_outputs?: string[];
 }
 
 /** One arm of a sweep. */

@@ -6,6 +6,7 @@ import {
   MixStageResult,
   RolloutStageResult,
   TrainStageResult,
+  experimentWarnings,
   type ExperimentResult,
 } from '../contracts';
 import type { ExperimentData, LossPoint, MixData, MixStageData, TrainData } from './data';
@@ -92,6 +93,8 @@ export async function experimentData(
     };
   }
   data.midtrain_tokens = midtrainTokens(data);
+  const empty = experimentWarnings(result);
+  if (empty.length) data.empty_outputs = empty.map((w) => w.message);
   return data;
 }
 

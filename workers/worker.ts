@@ -11,6 +11,7 @@ import { createActivities } from '../activities';
 import { rootLogger } from '../activities/logger';
 import { setLogHome } from '../activities/log-files';
 import { TASK_QUEUES, type Capability } from '../contracts';
+import { redactingActivityInterceptors } from './redact-interceptor';
 
 /** Path of the module that re-exports every workflow. */
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
@@ -44,6 +45,8 @@ export async function createWorkers(opts: WorkerOptions): Promise<Worker[]> {
   // Stage log lines (`bottega logs`) go under this worker's home.
   setLogHome(home);
   const workers: Worker[] = [];
+  // Secrets echoed by a server never leave an activity (failures, results): see redact-interceptor.ts.
+  const interceptors = { activity: [redactingActivityInterceptors(env)] };
   for (const cap of opts.capabilities) {
     workers.push(
       await Worker.create({
@@ -51,9 +54,14 @@ export async function createWorkers(opts: WorkerOptions): Promise<Worker[]> {
         namespace: opts.namespace ?? 'default',
         taskQueue: TASK_QUEUES[cap],
         activities,
+        interceptors,
         ...(cap === 'cpu' ? { workflowBundle: await workflowBundle() } : {}),
-        // Let heartbeating activities see worker shutdown and finish their current step.
+        // Let heartbeating activities see worker shutdown and finish their current step; then they
+        // are cancelled, and the docker activities kill and remove their containers within seconds.
         shutdownGraceTime: '10 seconds',
+        // Backstop: an activity that ignores its cancellation cannot keep the worker alive (run()
+        // then rejects, and workers/main.ts exits).
+        shutdownForceTime: '40 seconds',
         // Cancellation reaches an activity in a heartbeat response: keep that latency to seconds.
         maxHeartbeatThrottleInterval: '3 seconds',
       })

@@ -13,6 +13,7 @@ import type { Activities } from '../activities';
 import {
   EvaluateConfig,
   INVALID_SPEC,
+  SPEC_BOUNDS,
   TASK_QUEUES,
   parseInput,
   type ArtifactRef,
@@ -185,8 +186,9 @@ async function evaluate(
       container_starts_per_s: config.container_starts_per_s,
       batch_size: config.batch_size,
       batches_per_run: 50,
-      // Evaluation keeps every trajectory: none is dropped for its length.
-      max_trajectory_tokens: Number.MAX_SAFE_INTEGER,
+      // Evaluation keeps every trajectory: none is dropped for its length (the largest value the
+      // contract accepts; a trajectory never exceeds limits.max_total_tokens, which has the same bound).
+      max_trajectory_tokens: SPEC_BOUNDS.doc_tokens.max,
     };
     const result = await executeChild(rolloutStageWorkflow, {
       workflowId: `${me}/run-${run}`,

@@ -32,20 +32,36 @@ import {
   type TrainStageResult,
   type EvaluateStageResult,
   INVALID_SPEC,
+  warningsOfStages,
+  EXPERIMENT_ID_TAKEN,
 } from '../contracts';
 import { mdTable, mdText, mdWorkflowLink } from './markdown';
-import { slugId, stageDoneSignal, VISIBILITY_PATCH } from './signals';
+import { EXPERIMENT_ID_PATCH, slugId, stageDoneSignal, VISIBILITY_PATCH } from './signals';
 import { buildStageWorkflow } from './build';
 import { rolloutStageWorkflow } from './rollout';
 import { mixStageWorkflow } from './mix';
 import { trainStageWorkflow } from './train';
 import { evaluateStageWorkflow } from './evaluate';
 import { mineStageWorkflow } from './mine';
+import { stageInputs } from './stage-inputs';
 
 // --- Activities ---
 
-const { planStage, recordStage } = proxyActivities<Activities>({
+// planStage hashes every artifact a stage consumes (a cache hit's outputs, the stage's inputs):
+// minutes for large mixes, so it heartbeats instead of fitting a short limit.
+const { planStage } = proxyActivities<Activities>({
+  startToCloseTimeout: '12 hours',
+  heartbeatTimeout: '2 minutes',
+  retry: { maximumAttempts: 5 },
+});
+
+const { recordStage } = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
+  retry: { maximumAttempts: 5 },
+});
+
+const { experimentIdHolder } = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
   retry: { maximumAttempts: 5 },
 });
 
@@ -151,6 +167,25 @@ export async function experimentWorkflow(rawSpec: ExperimentSpec): Promise<Exper
     );
   show();
 
+  // Two workflow ids with one experiment id would share child workflows (<id>/<stage>) and the
+  // store's experiments/<id>/ folder: the later one is refused before it plans any stage.
+  if (patched(EXPERIMENT_ID_PATCH)) {
+    const holder = await experimentIdHolder({ experimentId: spec.id, workflowId: info.workflowId });
+    if (holder) {
+      // A refused run does not hold the id (`bottega run` starts it with ExperimentId set).
+      upsertSearchAttributes([{ key: SA.ExperimentId, value: null }]);
+      throw ApplicationFailure.create({
+        type: EXPERIMENT_ID_TAKEN,
+        nonRetryable: true,
+        message:
+          `experiment id "${spec.id}" of workflow "${info.workflowId}" is already used by workflow ` +
+          `"${holder.workflowId}" (run ${holder.runId}, ${holder.status}); its stages and artifacts ` +
+          `(${spec.id}/<stage>, experiments/${spec.id}/ in the store) would be mixed with this run's. ` +
+          `Start this run under another id, or rerun "${holder.workflowId}" itself.`,
+      });
+    }
+  }
+
   upsertSearchAttributes([
     { key: SA.ExperimentId, value: spec.id },
     ...(spec.sweep_id ? [{ key: SA.SweepId, value: spec.sweep_id }] : []),
@@ -167,7 +202,8 @@ export async function experimentWorkflow(rawSpec: ExperimentSpec): Promise<Exper
     progress.stages[stage] = 'planning';
     show();
     upsertSearchAttributes([{ key: SA.Stage, value: stage }]);
-    const plan = await planStage({ experimentId: spec.id, stage, spec, upstream });
+    const inputs = stageInputs(stage, spec, result);
+    const plan = await planStage({ experimentId: spec.id, stage, spec, upstream, inputs });
     let outcome: StageOutcome;
     if (plan.hit) {
       progress.stages[stage] = 'cached';
@@ -224,7 +260,11 @@ export async function experimentWorkflow(rawSpec: ExperimentSpec): Promise<Exper
   }
   progress.current = null;
   show();
-  log.info('experiment finished', { experimentId: spec.id, run: info.runId });
+  // Stages that completed but produced nothing (from their counts): in the result for
+  // `bottega run --wait [--strict]` and the report. Pure computation: no command, replay-safe.
+  result.warnings = warningsOfStages(result.stages);
+  for (const w of result.warnings) log.warn('stage produced nothing', { experimentId: spec.id, ...w });
+  log.info('experiment finished', { experimentId: spec.id, run: info.runId, warnings: result.warnings.length });
   return result;
 }
 

@@ -10,7 +10,7 @@ import {
   ParentClosePolicy,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import { MineConfig, MineSource, SA, StoreConfig, parseInput, type MineStageResult } from '../contracts';
+import { MineConfig, MineSource, SA, StoreConfig, parseInput, repoSlug, type MineStageResult } from '../contracts';
 import { runWindowed } from './window';
 
 // --- Activities ---
@@ -161,7 +161,7 @@ export async function mineStageWorkflow(input: MineStageInput): Promise<MineStag
   const me = workflowInfo();
 
   const results = await runWindowed(config.sources, config.repo_concurrency, async (source, i) => {
-    const slug = source.repo.replace('/', '__');
+    const slug = repoSlug(source.repo);
     const r = await executeChild(mineRepoWorkflow, {
       workflowId: `${me.workflowId}/${i}-${slug}`,
       args: [

@@ -11,17 +11,11 @@ export const stageDoneSignal = defineSignal<[StageDoneSignal]>('stageDone');
  */
 export const VISIBILITY_PATCH = 'visibility-and-sweeps-v1';
 
+// Moved to contracts (activities use it too); re-exported for the workflows that import it here.
+export { slugId } from '../contracts/experiment-id';
+
 /**
- * The experiment id of a workflow whose id differs from the spec's (a schedule appends the start
- * time; the Web UI lets a user pick any id): the workflow id as a slug, so each run has its own
- * child workflows.
+ * Patch id of the experiment id check in `experimentWorkflow` (an experiment id another workflow
+ * id already uses is refused). Experiments that started before it replay without the check.
  */
-export function slugId(workflowId: string, max: number): string {
-  return (
-    workflowId
-      .toLowerCase()
-      .replace(/[^a-z0-9._-]+/g, '-')
-      .replace(/^[^a-z0-9]+/, '')
-      .slice(0, max) || 'x'
-  );
-}
+export const EXPERIMENT_ID_PATCH = 'experiment-id-owner-v1';

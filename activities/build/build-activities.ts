@@ -47,6 +47,9 @@ export interface BuildStepInput {
   prefix: string;
 }
 
+/** How long a cancelled task gets to kill and remove its containers before the cancellation is reported. */
+const CANCEL_SETTLE_MS = 15_000;
+
 const outcomeKey = (prefix: string, index: number) => `${prefix}/outcomes/${String(index).padStart(6, '0')}.json`;
 
 /** Reasons that mean the images never got built (funnel accounting). */
@@ -155,6 +158,9 @@ export function createBuildActivities(deps: BuildDeps) {
           {
             docker: docker(),
             bottegaHome: deps.bottegaHome,
+            // Cancellation (workflow cancel, worker shutdown) kills and removes the task's containers.
+            signal: Context.current().cancellationSignal,
+            labels: { 'bottega.experiment': raw.experimentId, 'bottega.instance': c.instance_id },
             progress: (s) => {
               step = s;
               log.debug({ step: s }, 'build step');
@@ -162,7 +168,7 @@ export function createBuildActivities(deps: BuildDeps) {
             saveLog: async (name, text) => (await store.put(`${raw.prefix}/logs/${name}`, text, { records: null })).uri,
           }
         );
-        outcome = await withHeartbeats(() => ({ task: c.instance_id, step }), work, 5000);
+        outcome = await withHeartbeats(() => ({ task: c.instance_id, step }), work, 5000, CANCEL_SETTLE_MS);
       }
       await store.put(outcomeKey(raw.prefix, raw.index), JSON.stringify(outcome) + '\n', { records: null });
       log.info({ status: outcome.status, reason: outcome.reason, built: outcome.built }, 'task built');

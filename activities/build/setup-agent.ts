@@ -58,6 +58,13 @@ export interface ProposeInstallConfigOptions {
   onStep?: (step: number, what: string) => void;
   /** Test hook: replaces global fetch for the model calls. */
   fetchImpl?: typeof fetch;
+  /**
+   * Cancellation: once aborted no sandbox starts, the running one is removed at once and the call
+   * rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
+  /** Labels of the sandbox container, besides `bottega.kind=setup-agent`. */
+  labels?: Record<string, string>;
 }
 
 export type SetupAgentStopReason = 'step_limit' | 'model_error' | 'no_proposal';
@@ -257,11 +264,13 @@ export async function proposeInstallConfig(opts: ProposeInstallConfigOptions): P
     })),
   });
 
+  const signal = opts.signal;
+  signal?.throwIfAborted();
   const container = await docker.createContainer({
     Image: image,
     Cmd: ['sleep', 'infinity'],
     WorkingDir: '/testbed',
-    Labels: { 'bottega.kind': 'setup-agent' },
+    Labels: { ...opts.labels, 'bottega.kind': 'setup-agent' },
     HostConfig: {
       NetworkMode: 'none',
       NanoCpus: Math.round(opts.limits.cpus * 1e9),
@@ -270,10 +279,15 @@ export async function proposeInstallConfig(opts: ProposeInstallConfigOptions): P
       PidsLimit: opts.limits.pids,
     },
   });
+  // On cancellation the sandbox goes at once, even in the middle of a command.
+  const removeNow = (): void => void container.remove({ force: true, v: true }).catch(() => {});
+  signal?.addEventListener('abort', removeNow, { once: true });
   try {
+    signal?.throwIfAborted();
     await container.start();
     let idle = 0;
     for (let step = 1; step <= agent.max_steps; step++) {
+      signal?.throwIfAborted();
       opts.onStep?.(step, `setup agent step ${step}/${agent.max_steps}`);
       let reply;
       try {
@@ -288,6 +302,7 @@ export async function proposeInstallConfig(opts: ProposeInstallConfigOptions): P
           ...(opts.fetchImpl ? { fetchImpl: opts.fetchImpl } : {}),
         });
       } catch (err) {
+        signal?.throwIfAborted();
         return result(null, step, 'model_error', errorMessage(err));
       }
       messages.push({
@@ -324,6 +339,7 @@ export async function proposeInstallConfig(opts: ProposeInstallConfigOptions): P
             timeoutMs: opts.commandTimeoutMs,
             workdir: '/testbed',
             maxOutputBytes: 1024 * 1024,
+            ...(signal ? { signal } : {}),
           });
           const status = r.timedOut
             ? `timed out after ${Math.round(opts.commandTimeoutMs / 1000)} s`
@@ -345,6 +361,7 @@ export async function proposeInstallConfig(opts: ProposeInstallConfigOptions): P
     }
     return result(null, agent.max_steps, 'step_limit', `no valid proposal within ${agent.max_steps} steps`);
   } finally {
+    signal?.removeEventListener('abort', removeNow);
     await container.remove({ force: true, v: true }).catch(() => {});
   }
 }

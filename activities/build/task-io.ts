@@ -1,5 +1,6 @@
 import { InstallConfig, LogParserName, TaskRecord } from '../../contracts/task';
 import { SWEBENCH_PARSER_FAMILIES, parserFamily } from '../grading/parsers/registry';
+import { stripBom } from '../text-input';
 
 /** One problem found while reading task records: where it is and what is wrong. */
 export interface TaskProblem {
@@ -30,7 +31,7 @@ export function parseTaskJsonl(text: string, file: string): ParsedTasks {
   const records: TaskRecord[] = [];
   const problems: TaskProblem[] = [];
   const seen = new Map<string, number>();
-  const lines = text.split('\n');
+  const lines = stripBom(text).split('\n');
   lines.forEach((rawLine, i) => {
     const line = i + 1;
     const src = rawLine.trim();

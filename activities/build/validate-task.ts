@@ -16,6 +16,7 @@ import type { RepoView } from './heuristics';
 import { checkOfficialLists, describeMismatches, recordLists } from './official-lists';
 import { CONDA_ACTIVATE, officialImageName } from './official-recipe';
 import { resolveRecipe } from './recipe';
+import { readSecret } from '../secrets';
 import { proposeInstallConfig } from './setup-agent';
 
 /** What {@link buildAndValidate} needs from its caller. */
@@ -28,6 +29,13 @@ export interface ValidateDeps {
   saveLog: (name: string, text: string) => Promise<string>;
   /** Where the setup agent's API key is read from (default: `process.env`). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * The activity's cancellation: once aborted, the running test container is killed and removed,
+   * no further one starts, and {@link buildAndValidate} rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
+  /** Labels of every container the validation starts (e.g. `bottega.experiment`). */
+  labels?: Record<string, string>;
 }
 
 /** One task to build and validate. */
@@ -220,12 +228,14 @@ async function retryWithSetupAgent(
       envCommit: ctx.envCommit,
       task: { instance_id: task.instance_id, repo: task.repo, problem_statement: task.problem_statement },
       agent,
-      apiKey: env[agent.api_key_env] || undefined,
+      apiKey: readSecret(env, agent.api_key_env),
       wheelhouse: config.wheelhouse,
       notes: hint.notes,
       limits: { cpus: config.limits.cpus, memoryMb: config.limits.memory_mb, pids: config.limits.pids },
       commandTimeoutMs: Math.min(config.build_timeout_s, 600) * 1000,
       onStep: (_step, what) => deps.progress(what),
+      ...(deps.signal ? { signal: deps.signal } : {}),
+      ...(deps.labels ? { labels: deps.labels } : {}),
     });
     transcript = proposal.transcript;
     if (proposal.config) {
@@ -301,6 +311,8 @@ async function validateWith(
         timeoutMs: config.test_timeout_s * 1000,
         limits: { cpus: config.limits.cpus, memoryMb: config.limits.memory_mb, pids: config.limits.pids },
         env: { BOTTEGA_VALIDATION_RUN: String(run) },
+        ...(deps.signal ? { signal: deps.signal } : {}),
+        ...(deps.labels ? { labels: deps.labels } : {}),
       });
       const verdict = judgeLog(cfg.log_parser, r);
       if (!verdict.valid) {
@@ -392,6 +404,7 @@ async function buildImages(
       // Untrusted install scripts get a network only when the spec names a package mirror.
       network: config.pip_index_url !== undefined,
       timeoutMs: config.build_timeout_s * 1000,
+      ...(deps.signal ? { signal: deps.signal } : {}),
     });
     outcome.built.env = !env.cached;
     deps.progress('instance image');
@@ -402,6 +415,7 @@ async function buildImages(
       baseCommit: task.base_commit,
       instanceId: task.instance_id,
       envCommit,
+      ...(deps.signal ? { signal: deps.signal } : {}),
     });
     outcome.built.instance = !inst.cached;
     outcome.image = { tag: inst.tag, id: inst.id };

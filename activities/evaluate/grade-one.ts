@@ -12,6 +12,13 @@ export interface GradeRunOptions {
   limits: { cpus: number; memoryMb: number; pids: number };
   /** Overrides the task's recorded test scope (benchmarks compare `files` with `suite`). */
   scope?: TestScope;
+  /**
+   * Cancellation: once aborted no grading container starts, a running one is killed and removed,
+   * and {@link gradePatch} rejects with the signal's reason (never an infra failure).
+   */
+  signal?: AbortSignal;
+  /** Extra labels of the grading containers (e.g. `bottega.eval-run`), to find them with `docker ps`. */
+  labels?: Record<string, string>;
 }
 
 /** The result for a prediction with no patch: nothing runs. */
@@ -73,10 +80,14 @@ export async function gradePatch(
         patch,
         timeoutMs: opts.timeoutMs,
         limits: opts.limits,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        ...(opts.labels ? { labels: opts.labels } : {}),
       },
       (t) => (split = t)
     );
   } catch (e) {
+    // A cancelled grading is no verdict and no infra failure: the cancellation propagates.
+    opts.signal?.throwIfAborted();
     return infraFailureResult(id, 'container_failed', (e as Error).message);
   }
   const p0 = performance.now();

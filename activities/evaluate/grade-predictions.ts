@@ -4,6 +4,7 @@ import type Docker from 'dockerode';
 import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import type { EvalRunReport, EvalTask, GradedInstance, Prediction } from '../../contracts/evaluate';
+import { checkName, modelNameProblem, unsafeName } from '../../contracts/safe-names';
 import { loggerFor } from '../logger';
 import { cacheable, cacheKey, GradeCache } from './grade-cache';
 import { emptyPatchResult, gradePatch, infraFailureResult, resolveImageId, type GradeRunOptions } from './grade-one';
@@ -61,6 +62,20 @@ function writeInstanceFiles(dir: string, p: Prediction, r: GradedInstance, reuse
 }
 
 /**
+ * Refuses, before anything is graded or written, a run id, instance id or model name that would
+ * not be one directory name under `outDir` (`..`, a `/`, …): an `UnsafeName` failure naming it.
+ * Callers that read files report these by file and line first (contracts/safe-names.ts).
+ */
+function checkOutputNames(opts: EvaluateOptions): void {
+  checkName('run id', opts.runId);
+  for (const p of opts.predictions) {
+    checkName('instance_id', p.instance_id);
+    const m = modelNameProblem(p.model_name_or_path);
+    if (m) throw unsafeName(`model_name_or_path of ${p.instance_id}`, m);
+  }
+}
+
+/**
  * Grades `predictions` the way SWE-bench's harness does, with bounded concurrency, each in a fresh
  * container of its task's image. Results are keyed on (instance id, patch bytes, image id, task
  * test inputs, grading code version) in `cacheDir`, so a rerun — under any run id — reuses them and
@@ -68,6 +83,7 @@ function writeInstanceFiles(dir: string, p: Prediction, r: GradedInstance, reuse
  * `patch.diff` and `run_instance.log`, then the run report `<model>.<run_id>.json`.
  */
 export async function evaluatePredictions(opts: EvaluateOptions): Promise<EvaluateResult> {
+  checkOutputNames(opts);
   const t0 = performance.now();
   const log = opts.logger ?? loggerFor({ activity: 'evaluate', runId: opts.runId });
   const cache = opts.cacheDir ? new GradeCache(opts.cacheDir) : null;
@@ -119,7 +135,10 @@ export async function evaluatePredictions(opts: EvaluateOptions): Promise<Evalua
     opts.onResult?.(result, { reused, done: ++done, total: opts.predictions.length });
   };
 
-  await Promise.all(opts.predictions.map((p) => limit(() => gradeOne(p))));
+  // Settle every grading before rethrowing (e.g. an abort): each removes its container first.
+  const settled = await Promise.allSettled(opts.predictions.map((p) => limit(() => gradeOne(p))));
+  const failed = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+  if (failed) throw failed.reason;
   const report = buildRunReport({
     taskIds: [...opts.tasks.keys()],
     results,

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { stripBom } from '../text-input';
 
 /** One problem in an input file, located by file and line (1-based) or item. */
 export interface InputProblem {
@@ -31,8 +32,9 @@ export interface Located {
  */
 export function readJsonValues(
   file: string,
-  text: string
+  raw: string
 ): { values: (Located & { key?: string })[]; problems: InputProblem[] } {
+  const text = stripBom(raw);
   const problems: InputProblem[] = [];
   const trimmed = text.trimStart();
   if (!file.endsWith('.jsonl') && (trimmed.startsWith('[') || (trimmed.startsWith('{') && !isJsonl(trimmed)))) {

@@ -130,7 +130,5 @@ export function buildRunReport(input: RunReportInput): EvalRunReport {
   };
 }
 
-/** `owner/model` → `owner__model`, as SWE-bench names log directories and report files. */
-export function modelSlug(model: string | null): string {
-  return (model ?? 'None').replace(/\//g, '__') || 'None';
-}
+/** `owner/model` → `owner__model`, as SWE-bench names log directories and report files (contracts/safe-names.ts). */
+export { modelSlug } from '../../contracts/safe-names';

@@ -3,6 +3,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { EvaluateServeConfig, StoreConfig, parseInput, type ArtifactRef } from '../../contracts';
 import { loggerFor } from '../logger';
+import { readSecret } from '../secrets';
 import { openStore } from '../store/artifact-store';
 import type { SlurmBackend } from '../train/backend';
 import { BackendRegistry } from '../train/backends';
@@ -117,7 +118,7 @@ export function createServeActivities(deps: ServeDeps) {
       const { serve, backend, paths } = prepare(raw);
       const ctx = Context.current();
       const deadline = Date.now() + serve.health_timeout_s * 1000;
-      const apiKey = raw.apiKeyEnv ? deps.env[raw.apiKeyEnv] : undefined;
+      const apiKey = raw.apiKeyEnv ? readSecret(deps.env, raw.apiKeyEnv) : undefined;
       const tail = () => backend.files.tail(logPath(paths, raw.jobId), TAIL).catch(() => [] as string[]);
       const fail = async (why: string) =>
         ApplicationFailure.create({

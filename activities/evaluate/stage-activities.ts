@@ -8,6 +8,8 @@ import {
   EvaluateStageResult,
   INVALID_SPEC,
   StoreConfig,
+  modelNameProblem,
+  unsafeName,
   Trajectory,
   parseInput,
   type ArtifactRef,
@@ -25,6 +27,7 @@ import { isEmptyPatch } from './predictions';
 import { buildRunReport, classify, ERROR_REASONS, modelSlug } from './reports';
 import { bootstrapInterval, compareWithBaseline, mean, perInstanceRates, tInterval } from './stats';
 import { summaryMarkdown } from './stage-summary';
+import { stripBom } from '../text-input';
 
 /** Dependencies of the evaluate stage's bookkeeping activities. */
 export interface EvaluateStageDeps {
@@ -79,7 +82,7 @@ export function createEvaluateStageActivities(deps: EvaluateStageDeps) {
     async importEvaluationTasks(raw: EvaluateStepInput & { path: string }): Promise<ArtifactRef> {
       let text: string;
       try {
-        text = await readFile(localPath(raw.path), 'utf8');
+        text = stripBom(await readFile(localPath(raw.path), 'utf8'));
       } catch (e) {
         throw ApplicationFailure.create({
           type: INVALID_SPEC,
@@ -132,6 +135,9 @@ export function createEvaluateStageActivities(deps: EvaluateStageDeps) {
       const report = EvalRunReport.parse(
         buildRunReport({ taskIds, results, cache: { reused: 0, graded: results.size } })
       );
+      // The model names the run report, as in SWE-bench: `org/m` → `org__m.<run_id>-run<r>.json`.
+      const badModel = modelNameProblem(raw.model);
+      if (badModel) throw unsafeName('evaluate model', badModel);
       const dir = `${raw.prefix}/run-${raw.run}`;
       const artifacts = {
         predictions: await store.put(`${dir}/predictions.jsonl`, lines(predictions.map((p) => JSON.stringify(p)))),
@@ -196,7 +202,7 @@ export function createEvaluateStageActivities(deps: EvaluateStageDeps) {
         for (const f of files) {
           let parsed: { resolved_ids?: unknown };
           try {
-            parsed = JSON.parse(await readFile(localPath(f), 'utf8')) as { resolved_ids?: unknown };
+            parsed = JSON.parse(stripBom(await readFile(localPath(f), 'utf8'))) as { resolved_ids?: unknown };
           } catch (e) {
             throw ApplicationFailure.create({
               type: INVALID_SPEC,

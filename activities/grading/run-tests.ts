@@ -72,6 +72,10 @@ export interface TestRunOptions {
   limits: { cpus: number; memoryMb: number; pids: number };
   /** Extra environment of the run (e.g. the validation run's number). */
   env?: Record<string, string>;
+  /** Cancellation: no container starts once aborted; a running one is killed and removed at once. */
+  signal?: AbortSignal;
+  /** Labels of the container (e.g. `bottega.experiment`), besides `bottega.kind=run`. */
+  labels?: Record<string, string>;
 }
 
 /**
@@ -119,6 +123,8 @@ export async function runTaskTests(
     limits: opts.limits,
     network: false,
     ...(opts.env ? { env: opts.env } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.labels ? { labels: opts.labels } : {}),
   });
   if (!timed) return { exitCode: r.exitCode, timedOut: r.timedOut, output: r.output };
   const { marks, output } = takeClock(r.output);

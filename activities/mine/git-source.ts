@@ -25,6 +25,7 @@ import type { GitSource } from '../../contracts/mine';
 import { LinkedIssue, PrRecord } from '../../contracts/pr';
 import type { CommitFileDiff, FileStatus, PrCommit, RelevantFile, SkippedFile } from '../../contracts/pr';
 import { parseIssueRefs } from './issue-links';
+import { stripBom } from '../text-input';
 
 /** Numbers given to merges whose message names no PR: 1_000_000 + index in the merge list. */
 export const SYNTHETIC_PR_BASE = 1_000_000;
@@ -89,7 +90,7 @@ const IssueLine = z.object({
 export async function loadIssuesFile(file: string): Promise<Map<number, LinkedIssue>> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = stripBom(await readFile(file, 'utf8'));
   } catch (e) {
     throw new Error(`cannot read issues file ${file}: ${(e as Error).message}`);
   }

@@ -17,6 +17,7 @@ import {
 } from '../../contracts';
 import { withHeartbeats } from '../heartbeat';
 import { loggerFor } from '../logger';
+import { readSecret } from '../secrets';
 import { openStore, type ArtifactStore } from '../store/artifact-store';
 import { enhancePr } from './enhance';
 import { isDecontaminatedRepo } from './filters';
@@ -68,7 +69,7 @@ async function listPage(
   deps: MineDeps
 ): Promise<{ prs: PrRecord[]; nextCursor: number | null }> {
   if (source.type === 'git') return listGitPrs(source, page);
-  const token = deps.env[source.token_env];
+  const token = readSecret(deps.env, source.token_env);
   const logger = loggerFor({ stage: 'mine', activity: 'minePage', repo: source.repo });
   return listGithubPrs(source, { ...page, token, cacheDir: join(deps.cacheDir, 'github'), logger });
 }
@@ -108,7 +109,7 @@ export function createMineActivities(deps: MineDeps) {
       }
 
       if (config.enhance.enabled) {
-        const apiKey = deps.env[config.enhance.api_key_env];
+        const apiKey = readSecret(deps.env, config.enhance.api_key_env);
         const limit = pLimit(config.enhance.concurrency);
         const enhancing = Promise.all(
           prs.map(async (pr) => {

@@ -17,6 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
 import type { StoreConfig } from '../../contracts';
 import { S3ArtifactStore, s3SettingsFromEnv } from '../store/artifact-store';
+import { stripBom } from '../text-input';
 
 /** One record read from a file, or the reason its line could not be parsed. */
 export type RawRecord = { line: number; value: Record<string, unknown> } | { line: number; error: string };
@@ -67,8 +68,9 @@ export async function* readRecords(uri: string, store: StoreConfig, env: NodeJS.
   const lines = createInterface({ input: stream, crlfDelay: Infinity });
   let n = 0;
   let arrayText: string[] | null = null;
-  for await (const line of lines) {
+  for await (const raw of lines) {
     n++;
+    const line = n === 1 ? stripBom(raw) : raw;
     if (arrayText) {
       arrayText.push(line);
       continue;

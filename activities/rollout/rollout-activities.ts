@@ -29,6 +29,9 @@ export interface RolloutStepInput {
   prefix: string;
 }
 
+/** How long a cancelled rollout gets to remove its containers before the cancellation is reported. */
+const CANCEL_SETTLE_MS = 15_000;
+
 const finalKey = (prefix: string, i: number) => `${prefix}/trajectories/${String(i).padStart(7, '0')}.json`;
 const partialKey = (prefix: string, i: number) => `${prefix}/partial/${String(i).padStart(7, '0')}.json`;
 
@@ -98,6 +101,9 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
           docker: docker(),
           env: deps.env,
           tokenizer,
+          // Cancellation (workflow cancel, worker shutdown) removes the rollout's containers at once.
+          signal: Context.current().cancellationSignal,
+          labels: { 'bottega.experiment': raw.experimentId },
           progress: (s) => {
             step = s;
           },
@@ -106,7 +112,12 @@ export function createRolloutActivities(deps: RolloutActivityDeps) {
           },
         }
       );
-      const record = await withHeartbeats(() => ({ rollout: raw.index, task: task.instance_id, step }), work, 5000);
+      const record = await withHeartbeats(
+        () => ({ rollout: raw.index, task: task.instance_id, step }),
+        work,
+        5000,
+        CANCEL_SETTLE_MS
+      );
       await store.put(finalKey(raw.prefix, raw.index), JSON.stringify(record) + '\n', { records: null });
       log.info({ label: record.label, exit: record.exit_reason, steps: record.steps.length }, 'rollout finished');
       Context.current().heartbeat({ rollout: raw.index, step: 'done' });

@@ -8,6 +8,7 @@ import {
 } from '../../contracts';
 import { gradeInstance, judgeLog, recordedTestScope, runTaskTests } from '../grading';
 import { openaiPolicy, replayGoldPolicy, runAgent, type AgentMessage, type AgentStep, type Policy } from './agent';
+import { readSecret } from '../secrets';
 import { containerStartSlot, endpointLimit } from './limits';
 import { startContainerRuntime } from './tools';
 
@@ -38,6 +39,13 @@ export interface RolloutDeps {
   /** Saves the conversation so far after each step (a crash keeps finished steps). */
   saveProgress: (partial: { messages: AgentMessage[]; steps: AgentStep[] }) => Promise<void>;
   progress: (what: string) => void;
+  /**
+   * The activity's cancellation: the agent's container is removed at once, the grading container
+   * killed and removed, no further container starts, and the rollout rejects with the reason.
+   */
+  signal?: AbortSignal;
+  /** Labels of every container the rollout starts (e.g. `bottega.experiment`). */
+  labels?: Record<string, string>;
 }
 
 /**
@@ -60,7 +68,7 @@ function policyFor(
       task: { patch: task.patch, test_patch: task.test_patch, FAIL_TO_PASS: task.FAIL_TO_PASS, test_cmd: cfg.test_cmd },
     });
   }
-  const apiKey = env[config.api_key_env];
+  const apiKey = readSecret(env, config.api_key_env);
   return openaiPolicy({
     baseUrl: config.endpoint,
     ...(apiKey ? { apiKey } : {}),
@@ -94,6 +102,7 @@ export async function runOneRollout(
   const startedAt = new Date().toISOString();
   deps.progress('waiting for a container start slot');
   await containerStartSlot(config.container_starts_per_s);
+  const signal = deps.signal ? { signal: deps.signal } : {};
   deps.progress('starting container');
   const runtime = await startContainerRuntime(deps.docker, {
     image: task.image.tag,
@@ -101,7 +110,8 @@ export async function runOneRollout(
     network: false,
     commandTimeoutMs: config.limits.command_timeout_s * 1000,
     maxOutputChars: 10_000,
-    labels: { 'bottega.instance': task.instance_id, 'bottega.rollout': String(index) },
+    labels: { ...deps.labels, 'bottega.instance': task.instance_id, 'bottega.rollout': String(index) },
+    ...signal,
   });
   let result;
   try {
@@ -121,6 +131,7 @@ export async function runOneRollout(
         deps.progress(`step ${i + 1}`);
         await deps.saveProgress({ messages: [...messages], steps: [] });
       },
+      ...signal,
     });
   } finally {
     await runtime.close();
@@ -137,6 +148,8 @@ export async function runOneRollout(
       patch: result.finalPatch,
       timeoutMs: config.limits.command_timeout_s * 1000 * 5,
       limits: { cpus: config.container.cpus, memoryMb: config.container.memory_mb, pids: config.container.pids },
+      labels: { ...deps.labels, 'bottega.instance': task.instance_id, 'bottega.rollout': String(index) },
+      ...signal,
     });
     const applied = judgeLog(cfg.log_parser, log).reason !== 'patch_apply_failed';
     report = gradeInstance({ task, patch: result.finalPatch, applied, log, parser: cfg.log_parser });

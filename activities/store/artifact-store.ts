@@ -16,6 +16,8 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { ArtifactRef, StoreConfig } from '../../contracts';
+import { checkStoreKey } from '../../contracts/safe-names';
+import { readSecret, redact } from '../secrets';
 
 /** Options recorded on a written artifact. */
 export interface PutOptions {
@@ -34,7 +36,7 @@ export interface ArtifactStore {
   readonly root: string;
   /** URI of a key under the root. */
   uriFor(key: string): string;
-  /** Writes bytes under `key`. */
+  /** Writes bytes under `key`; a string has every registered secret redacted first (../secrets.ts). */
   put(key: string, data: string | Uint8Array, opts?: PutOptions): Promise<ArtifactRef>;
   /** Streams a local file to `key` (for outputs too large to hold in memory). */
   putFile(key: string, path: string, opts?: PutOptions): Promise<ArtifactRef>;
@@ -82,7 +84,8 @@ function makeRef(uri: string, sha256: string, bytes: number, lines: number, opts
 /** Artifacts on local disk under one directory. */
 export class LocalArtifactStore implements ArtifactStore {
   readonly root: string;
-  private readonly dir: string;
+  /** Absolute directory holding the artifacts (leftover sweeps walk it: activities/store/leftovers.ts). */
+  readonly dir: string;
 
   constructor(dir: string) {
     this.dir = resolve(dir);
@@ -90,7 +93,7 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   uriFor(key: string): string {
-    return pathToFileURL(join(this.dir, key)).href;
+    return pathToFileURL(join(this.dir, checkStoreKey(key))).href;
   }
 
   private pathOf(uri: string): string {
@@ -99,8 +102,9 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   async put(key: string, data: string | Uint8Array, opts?: PutOptions): Promise<ArtifactRef> {
-    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    const target = join(this.dir, key);
+    // Text may quote a server's answer: registered secrets never reach an artifact (../secrets.ts).
+    const buf = typeof data === 'string' ? Buffer.from(redact(data), 'utf8') : data;
+    const target = join(this.dir, checkStoreKey(key));
     await mkdir(dirname(target), { recursive: true });
     const tmp = `${target}.tmp-${randomBytes(6).toString('hex')}`;
     await writeFile(tmp, buf);
@@ -109,7 +113,7 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   async putFile(key: string, path: string, opts?: PutOptions): Promise<ArtifactRef> {
-    const target = join(this.dir, key);
+    const target = join(this.dir, checkStoreKey(key));
     await mkdir(dirname(target), { recursive: true });
     const tmp = `${target}.tmp-${randomBytes(6).toString('hex')}`;
     try {
@@ -143,6 +147,7 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   async list(prefix: string): Promise<string[]> {
+    checkStoreKey(prefix, { listing: true });
     const out: string[] = [];
     const walk = async (rel: string): Promise<void> => {
       let entries;
@@ -176,8 +181,8 @@ export interface S3Settings {
 /** Reads S3 settings from the environment variables named in the store config. */
 export function s3SettingsFromEnv(cfg: StoreConfig['s3'], env: NodeJS.ProcessEnv = process.env): S3Settings {
   const endpoint = env[cfg.endpoint_env];
-  const accessKeyId = env[cfg.access_key_env];
-  const secretAccessKey = env[cfg.secret_key_env];
+  const accessKeyId = readSecret(env, cfg.access_key_env);
+  const secretAccessKey = readSecret(env, cfg.secret_key_env);
   return {
     ...(endpoint ? { endpoint } : {}),
     region: cfg.region,
@@ -190,9 +195,10 @@ export function s3SettingsFromEnv(cfg: StoreConfig['s3'], env: NodeJS.ProcessEnv
 /** Artifacts in an S3 bucket (AWS or any S3-compatible server, path-style for self-hosted ones). */
 export class S3ArtifactStore implements ArtifactStore {
   readonly root: string;
-  private readonly bucket: string;
-  private readonly prefix: string;
-  private readonly client: S3Client;
+  /** Bucket, key prefix (no trailing slash) and client: leftover sweeps and verification use them too. */
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly client: S3Client;
 
   constructor(uri: string, settings: S3Settings) {
     const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
@@ -209,6 +215,7 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   private keyOf(key: string): string {
+    checkStoreKey(key);
     return this.prefix ? `${this.prefix}/${key}` : key;
   }
 
@@ -243,7 +250,8 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   async put(key: string, data: string | Uint8Array, opts?: PutOptions): Promise<ArtifactRef> {
-    const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    // Text may quote a server's answer: registered secrets never reach an artifact (../secrets.ts).
+    const buf = typeof data === 'string' ? Buffer.from(redact(data), 'utf8') : data;
     await this.upload(key, buf);
     return makeRef(this.uriFor(key), sha256Hex(buf), buf.length, countLines(buf), opts);
   }
@@ -278,6 +286,7 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   async list(prefix: string): Promise<string[]> {
+    checkStoreKey(prefix, { listing: true });
     const out: string[] = [];
     const base = this.prefix ? `${this.prefix}/` : '';
     let token: string | undefined;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ArtifactRef, Producer } from '../../contracts';
 import type { ArtifactStore } from './artifact-store';
 import { canonicalHash } from './canonical';
+import { verifyArtifacts, type ArtifactProblem, type VerifyOptions } from './verify';
 
 /**
  * Cross-run step cache (Temporal has none). A stage's completed output is stored under a key
@@ -43,13 +44,30 @@ export function stepCacheKey(k: StepKeyInput): string {
 
 const entryKey = (stage: string, key: string) => `cache/${stage}/${key}.json`;
 
-/** Result of a lookup: a hit, or a miss with the reason (for logs and the summary). */
+/**
+ * Result of a lookup: a hit, or a miss with the reason (for logs and the summary): `corrupt` is an
+ * unreadable entry, `artifact_missing`/`artifact_corrupt` an output that is gone or whose bytes no
+ * longer match their recorded size and sha256 (`problem` names it).
+ */
 export type CacheLookup =
   | { hit: true; entry: StepCacheEntry }
-  | { hit: false; reason: 'absent' | 'artifact_missing' | 'corrupt'; missing?: string };
+  | {
+      hit: false;
+      reason: 'absent' | 'artifact_missing' | 'artifact_corrupt' | 'corrupt';
+      missing?: string;
+      problem?: ArtifactProblem;
+    };
 
-/** Finds a usable entry: present, parseable, and every artifact it names still exists. */
-export async function lookupStep(store: ArtifactStore, stage: string, key: string): Promise<CacheLookup> {
+/**
+ * Finds a usable entry: present, parseable, and every artifact it names (and every artifact a JSON
+ * one lists, e.g. a mix manifest's shards) still exists with its recorded size and sha256.
+ */
+export async function lookupStep(
+  store: ArtifactStore,
+  stage: string,
+  key: string,
+  opts: Pick<VerifyOptions, 'onProgress'> = {}
+): Promise<CacheLookup> {
   const uri = store.uriFor(entryKey(stage, key));
   if (!(await store.exists(uri))) return { hit: false, reason: 'absent' };
   let entry: StepCacheEntry;
@@ -58,9 +76,9 @@ export async function lookupStep(store: ArtifactStore, stage: string, key: strin
   } catch {
     return { hit: false, reason: 'corrupt' };
   }
-  for (const a of entry.artifacts) {
-    if (!(await store.exists(a.uri, a.bytes))) return { hit: false, reason: 'artifact_missing', missing: a.uri };
-  }
+  const { problem } = await verifyArtifacts(store, entry.artifacts, opts);
+  if (problem?.kind === 'missing') return { hit: false, reason: 'artifact_missing', missing: problem.uri, problem };
+  if (problem) return { hit: false, reason: 'artifact_corrupt', problem };
   return { hit: true, entry };
 }
 

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { checkName } from '../../contracts/safe-names';
 
 /** Where one stage's job keeps its files on the cluster's shared filesystem. */
 export interface JobPaths {
@@ -12,9 +13,12 @@ export interface JobPaths {
   stop: string;
 }
 
-/** Paths of a stage's job under `workdir/<experiment>/<stage>`. */
+/**
+ * Paths of a stage's job under `workdir/<experiment>/<stage>`. The experiment id and stage name
+ * must each be one safe directory name (a non-retryable `UnsafeName` failure otherwise).
+ */
 export function jobPaths(workdir: string, experimentId: string, stage: string): JobPaths {
-  const dir = `${workdir.replace(/\/+$/, '')}/${experimentId}/${stage}`;
+  const dir = `${workdir.replace(/\/+$/, '')}/${checkName('experiment id', experimentId)}/${checkName('stage', stage)}`;
   return {
     dir,
     log: `${dir}/job-%j.log`,

@@ -1,6 +1,7 @@
 import { userInfo } from 'node:os';
 import { ApplicationFailure } from '@temporalio/common';
 import { INVALID_SPEC, type SlurmRestConfig } from '../../contracts';
+import { readSecret } from '../secrets';
 import type { ClusterFiles, JobInfo, SlurmBackend } from './backend';
 import type { SbatchOptions } from './sbatch';
 import { isTerminal, normalizeState, parseElapsed } from './states';
@@ -97,7 +98,7 @@ export class RestBackend implements SlurmBackend {
   }
 
   private headers(): Record<string, string> {
-    const token = this.env[this.cfg.token_env];
+    const token = readSecret(this.env, this.cfg.token_env);
     if (!token) {
       throw ApplicationFailure.create({
         type: INVALID_SPEC,

@@ -23,6 +23,8 @@ export function temporalCliPath(): string | null {
 export interface StartTemporalOptions {
   /** Serve the Web UI on this port (e.g. from {@link freePort}); headless when absent. */
   uiPort?: number;
+  /** Serve the frontend on this port (e.g. one a worker already tries to reach); any free one when absent. */
+  port?: number;
 }
 
 /**
@@ -38,6 +40,7 @@ export async function startTemporal(options: StartTemporalOptions = {}): Promise
     server: {
       executable: { type: 'existing-path', path },
       ip: '127.0.0.1',
+      ...(options.port !== undefined ? { port: options.port } : {}),
       searchAttributes: Object.values(SA),
       ...(options.uiPort !== undefined
         ? { ui: true, uiPort: options.uiPort, extraArgs: ['--ui-disable-news-fetch'] }

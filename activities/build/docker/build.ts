@@ -5,6 +5,7 @@
 import type Docker from 'dockerode';
 import type { BuildContext } from './context';
 import { ImageBuildError, type ImageStage } from './errors';
+import { abortWait } from './abort';
 
 /** Called with each line of build output (use it to heartbeat). */
 export type LogSink = (line: string) => void;
@@ -19,6 +20,11 @@ export interface BuildOptions {
   /** Abandon the build after this long (default 30 min). */
   timeoutMs?: number;
   onLog?: LogSink;
+  /**
+   * Cancellation: once aborted no build starts, and a running one is abandoned at once (the engine
+   * cancels it and removes its container); the call rejects with the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 export interface BuildResult {
@@ -51,6 +57,7 @@ export async function buildFromContext(docker: Docker, ctx: BuildContext, opts: 
   };
   const fullLog = (): string => lines.join('\n') + (partial ? `\n${partial}` : '');
 
+  opts.signal?.throwIfAborted();
   let response: NodeJS.ReadableStream;
   try {
     response = await docker.buildImage(ctx.toStream(), {
@@ -69,13 +76,20 @@ export async function buildFromContext(docker: Docker, ctx: BuildContext, opts: 
   let timedOut = false;
   let id: string | undefined;
   let failure: string | undefined;
+  const abort = abortWait(opts.signal);
   await new Promise<void>((resolve, reject) => {
+    // Closing the connection makes the engine cancel the build and remove its container.
+    const hangUp = () => (response as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
     const timer = setTimeout(() => {
       timedOut = true;
-      // Closing the connection makes the engine cancel the build and remove its container.
-      (response as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+      hangUp();
       resolve();
     }, timeoutMs);
+    void abort.aborted.then(() => {
+      clearTimeout(timer);
+      hangUp();
+      resolve();
+    });
     docker.modem.followProgress(
       response,
       (err: Error | null) => {
@@ -95,6 +109,8 @@ export async function buildFromContext(docker: Docker, ctx: BuildContext, opts: 
     );
   });
 
+  abort.dispose();
+  opts.signal?.throwIfAborted();
   const log = fullLog();
   if (timedOut) throw new ImageBuildError(opts.stage, 'timeout', `build exceeded ${timeoutMs} ms`, log);
   if (failure !== undefined) {

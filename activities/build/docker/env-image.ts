@@ -85,6 +85,8 @@ export interface EnvImageOptions {
   /** Abandon the build after this long (default 30 min). */
   timeoutMs?: number;
   onLog?: LogSink;
+  /** Cancellation: the build is abandoned (the engine cancels it) and the call rejects. */
+  signal?: AbortSignal;
 }
 
 export interface EnvImageResult {
@@ -144,6 +146,7 @@ export async function buildEnvImage(docker: Docker, opts: EnvImageOptions): Prom
       },
       timeoutMs: opts.timeoutMs,
       onLog: opts.onLog,
+      ...(opts.signal ? { signal: opts.signal } : {}),
     }).catch((err: unknown) => {
       if (err instanceof ImageBuildError && err.reason === 'install_failed') {
         const step = [...err.log.matchAll(/^>>> \[bottega\] (.*)$/gm)].pop()?.[1];

@@ -10,11 +10,18 @@
  * kind `failed`. They are recognised by the tracking label every bottega build puts right after
  * FROM (build.ts `trackingLabel`: the tag the build was for), or, for builds older than that label,
  * by descending from a bottega image. They are counted in the budget and pruned before anything else.
+ *
+ * Other untagged (dangling) images that carry a `bottega.*` label are kind `dangling`: an image whose
+ * tag a rebuild moved to a new image (the same tag built twice), or a failed build of an image
+ * without the tracking label (setup-agent probes). They are pruned with the failed-build leftovers.
  */
 import type Docker from 'dockerode';
 import { BUILDING_LABEL, FROM_LABEL } from './build';
 
-export type BottegaImageKind = 'base' | 'env' | 'instance' | 'failed';
+export type BottegaImageKind = 'base' | 'env' | 'instance' | 'failed' | 'dangling';
+
+/** Untagged leftovers: removed first, and all of them (old enough) by `bottega envs prune`. */
+export const isLeftover = (i: Pick<BottegaImage, 'kind'>): boolean => i.kind === 'failed' || i.kind === 'dangling';
 
 export interface BottegaImage {
   /** The tag; for a `failed` (untagged) image, its id. */
@@ -33,6 +40,8 @@ export interface BottegaImage {
   lastUsed: Date;
   /** For `failed`: the tag the build was for (null for a build older than the tracking label). */
   building?: string | null;
+  /** For `dangling`: its `bottega.*` labels (what it was built as). */
+  labels?: Record<string, string>;
 }
 
 /** Failed-build leftovers younger than this are left alone by default: a build may still be using them. */
@@ -82,7 +91,7 @@ export async function listBottegaImages(docker: Docker): Promise<BottegaImage[]>
 /** Most parent links followed to tell whether an unlabelled untagged image descends from a bottega image. */
 const MAX_PARENT_HOPS = 64;
 
-/** The untagged image `id` as a `failed` leftover, or null when it is not bottega's. */
+/** The untagged image `id` as a `failed` or `dangling` leftover, or null when it is not bottega's. */
 async function failedLeftover(docker: Docker, id: string): Promise<Omit<BottegaImage, 'ownBytes'> | null> {
   const info = await docker.getImage(id).inspect();
   const labels = info.Config?.Labels ?? {};
@@ -100,7 +109,20 @@ async function failedLeftover(docker: Docker, id: string): Promise<Omit<BottegaI
       parent = (p.RepoTags ?? []).find((t) => kindOf(t) !== null) ?? null;
       cur = p.Parent;
     }
-    if (!parent) return null;
+    if (!parent) {
+      // Not a failed build's: still bottega's when bottega labelled it (e.g. superseded by a rebuild).
+      const ours = Object.fromEntries(Object.entries(labels).filter(([k]) => k.startsWith('bottega.')));
+      if (Object.keys(ours).length === 0) return null;
+      return {
+        tag: info.Id,
+        id: info.Id,
+        kind: 'dangling',
+        sizeBytes: info.Size,
+        parent: ours['bottega.base'] ?? ours['bottega.env'] ?? null,
+        lastUsed: new Date(info.Created),
+        labels: ours,
+      };
+    }
   }
   return {
     tag: info.Id,
@@ -128,9 +150,9 @@ export interface PruneOptions {
   inUse?: string[];
   /** Only report what would be removed. */
   dryRun?: boolean;
-  /** Failed-build leftovers younger than this are kept (default {@link FAILED_MIN_AGE_MS}). */
+  /** Leftovers (`failed`, `dangling`) younger than this are kept (default {@link FAILED_MIN_AGE_MS}). */
   failedMinAgeMs?: number;
-  /** Remove every failed-build leftover (old enough), even within the budget (`bottega envs prune`). */
+  /** Remove every leftover (`failed`, `dangling`; old enough), even within the budget (`bottega envs prune`). */
   removeFailed?: boolean;
 }
 
@@ -142,14 +164,15 @@ export interface PruneResult {
 }
 
 /**
- * Removes failed-build leftovers first, then least recently used env and instance images, until the
- * accounted total fits `budgetBytes`. Never removes a base image, an image in `inUse`, an image a
- * container (running or not) was created from, a leftover younger than `failedMinAgeMs`, or an env
- * image that still has instance images on top (removing its tag would free nothing).
+ * Removes leftovers (failed builds, dangling bottega images) first, then least recently used env
+ * and instance images, until the accounted total fits `budgetBytes`. Never removes a base image, an
+ * image in `inUse`, an image a container (running or not) was created from, a leftover younger than
+ * `failedMinAgeMs`, or an env image that still has instance images on top (removing its tag would
+ * free nothing).
  */
 export async function pruneImages(docker: Docker, opts: PruneOptions): Promise<PruneResult> {
   const listed = await listBottegaImages(docker);
-  const images = [...listed.filter((i) => i.kind === 'failed'), ...listed.filter((i) => i.kind !== 'failed')];
+  const images = [...listed.filter(isLeftover), ...listed.filter((i) => !isLeftover(i))];
   const minAge = opts.failedMinAgeMs ?? FAILED_MIN_AGE_MS;
   const now = Date.now();
   const protectedRefs = new Set(opts.inUse ?? []);
@@ -165,17 +188,17 @@ export async function pruneImages(docker: Docker, opts: PruneOptions): Promise<P
   while ((total > opts.budgetBytes || opts.removeFailed) && progress) {
     progress = false;
     for (const img of images) {
-      if (total <= opts.budgetBytes && !(opts.removeFailed && img.kind === 'failed')) break;
+      if (total <= opts.budgetBytes && !(opts.removeFailed && isLeftover(img))) break;
       if (gone.has(img.tag) || img.kind === 'base') continue;
       if (protectedRefs.has(img.tag) || protectedRefs.has(img.id)) continue;
-      if (img.kind === 'failed' && now - img.lastUsed.getTime() < minAge) continue;
+      if (isLeftover(img) && now - img.lastUsed.getTime() < minAge) continue;
       if (img.kind === 'env' && images.some((i) => i.parent === img.tag && !gone.has(i.tag))) continue;
       if (!opts.dryRun) {
         try {
           await docker.getImage(img.tag).remove();
         } catch (err) {
           // A leftover another build has since built upon (or removed) is skipped, not fatal.
-          if (img.kind !== 'failed') throw err;
+          if (!isLeftover(img)) throw err;
           gone.add(img.tag);
           continue;
         }

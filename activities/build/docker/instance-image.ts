@@ -38,6 +38,8 @@ export interface InstanceImageOptions {
   /** Abandon the build after this long (default 10 min). */
   timeoutMs?: number;
   onLog?: LogSink;
+  /** Cancellation: the build is abandoned (the engine cancels it) and the call rejects. */
+  signal?: AbortSignal;
 }
 
 export interface InstanceImageResult {
@@ -145,6 +147,7 @@ export async function buildInstanceImage(docker: Docker, opts: InstanceImageOpti
       },
       timeoutMs: opts.timeoutMs ?? 10 * 60_000,
       onLog: opts.onLog,
+      ...(opts.signal ? { signal: opts.signal } : {}),
     }).catch((err: unknown) => {
       if (err instanceof ImageBuildError) {
         throw new ImageBuildError('instance', err.reason, err.detail, [...hostLog, err.log].join('\n'));

@@ -5,6 +5,7 @@
 import { Writable } from 'node:stream';
 import type Docker from 'dockerode';
 import { putFiles, type ContainerFile } from './put-files';
+import { abortError, abortWait } from './abort';
 
 export interface RunLimits {
   /** CPU cores (fractional allowed). */
@@ -32,6 +33,14 @@ export interface RunOptions {
    * which must never travel in `script` (a command-line argument, limited to 128 KiB).
    */
   files?: readonly ContainerFile[];
+  /**
+   * Cancellation (an activity's `Context.current().cancellationSignal`): once aborted, no container
+   * is created or started, and a running one is killed and removed at once; the call then rejects
+   * with the signal's reason (Temporal's `CancelledFailure`).
+   */
+  signal?: AbortSignal;
+  /** Labels added to the container's (`bottega.kind=run` is always set). */
+  labels?: Record<string, string>;
 }
 
 export interface RunResult {
@@ -50,6 +59,7 @@ export interface RunResult {
  * timeout (the container is killed). The container is always removed.
  */
 export async function runInContainer(docker: Docker, opts: RunOptions): Promise<RunResult> {
+  opts.signal?.throwIfAborted();
   const started = Date.now();
   const sink = new OutputSink(opts.maxOutputBytes ?? 8 * 1024 * 1024);
   const container = await docker.createContainer({
@@ -60,7 +70,7 @@ export async function runInContainer(docker: Docker, opts: RunOptions): Promise<
     Tty: false,
     AttachStdout: true,
     AttachStderr: true,
-    Labels: { 'bottega.kind': 'run' },
+    Labels: { ...opts.labels, 'bottega.kind': 'run' },
     HostConfig: {
       NetworkMode: opts.network ? 'bridge' : 'none',
       NanoCpus: Math.round(opts.limits.cpus * 1e9),
@@ -71,6 +81,7 @@ export async function runInContainer(docker: Docker, opts: RunOptions): Promise<
   });
   let timedOut = false;
   let exitCode: number | null = null;
+  const abort = abortWait(opts.signal);
   try {
     await putFiles(container, opts.files ?? []);
     const stream = await container.attach({ stream: true, stdout: true, stderr: true });
@@ -80,12 +91,19 @@ export async function runInContainer(docker: Docker, opts: RunOptions): Promise<
       stream.on('error', () => resolve());
     });
     docker.modem.demuxStream(stream, sink, sink);
+    // Cancelled while the container was being created: it is removed below, never started.
+    opts.signal?.throwIfAborted();
     await container.start();
 
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), opts.timeoutMs)));
-    const outcome = await Promise.race([container.wait() as Promise<{ StatusCode: number }>, timeout]);
+    const outcome = await Promise.race([container.wait() as Promise<{ StatusCode: number }>, timeout, abort.aborted]);
     clearTimeout(timer);
+    if (outcome === 'aborted') {
+      // The finally block removes the container (force: killed first) before the rejection.
+      (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
+      throw abortError(opts.signal);
+    }
     if (outcome === 'timeout') {
       timedOut = true;
       await container.kill().catch(() => {});
@@ -97,6 +115,7 @@ export async function runInContainer(docker: Docker, opts: RunOptions): Promise<
     }
     (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
   } finally {
+    abort.dispose();
     await container.remove({ force: true, v: true }).catch(() => {});
   }
   return { exitCode, output: sink.text(), timedOut, durationMs: Date.now() - started, containerId: container.id };
@@ -107,6 +126,12 @@ export interface ExecOptions {
   env?: Record<string, string>;
   workdir?: string;
   maxOutputBytes?: number;
+  /**
+   * Cancellation: once aborted no exec starts, and a running one is detached at once (the call
+   * rejects with the signal's reason). The command itself ends with its container, which the
+   * caller removes on abort.
+   */
+  signal?: AbortSignal;
 }
 
 export interface ExecResult {
@@ -127,6 +152,7 @@ export async function execInContainer(
   cmd: string,
   opts: ExecOptions
 ): Promise<ExecResult> {
+  opts.signal?.throwIfAborted();
   const started = Date.now();
   const sink = new OutputSink(opts.maxOutputBytes ?? 8 * 1024 * 1024);
   const secs = Math.max(1, Math.ceil(opts.timeoutMs / 1000));
@@ -140,6 +166,7 @@ export async function execInContainer(
   const stream = await exec.start({ hijack: true, stdin: false });
   container.modem.demuxStream(stream, sink, sink);
   let hostTimeout = false;
+  const abort = abortWait(opts.signal);
   await new Promise<void>((resolve) => {
     const timer = setTimeout(() => {
       hostTimeout = true;
@@ -153,7 +180,13 @@ export async function execInContainer(
     stream.on('end', done);
     stream.on('close', done);
     stream.on('error', done);
+    void abort.aborted.then(() => {
+      stream.destroy();
+      done();
+    });
   });
+  abort.dispose();
+  opts.signal?.throwIfAborted();
   const info = await exec.inspect().catch(() => null);
   const exitCode = info?.ExitCode ?? null;
   const timedOut = hostTimeout || exitCode === 124 || (exitCode === 137 && Date.now() - started >= opts.timeoutMs);

@@ -111,6 +111,8 @@ export interface RunAgentOptions {
   workingDir?: string;
   /** Resume a saved rollout: its messages and steps so far (the prompts are not re-added). */
   resume?: { messages: AgentMessage[]; steps: AgentStep[]; elapsedMs?: number };
+  /** Cancellation: checked before every step; once aborted, the run rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface AgentRunResult {
@@ -130,7 +132,10 @@ export interface AgentRunResult {
   promptVersion: string;
 }
 
-/** Runs one rollout to its end. Never throws for a rollout-level problem. */
+/**
+ * Runs one rollout to its end. Never throws for a rollout-level problem; rejects with the
+ * cancellation when `signal` aborts (a cancelled rollout has no exit reason of its own).
+ */
 export async function runAgent(o: RunAgentOptions): Promise<AgentRunResult> {
   const now = o.now ?? Date.now;
   const tools = o.runtime.tools;
@@ -173,6 +178,7 @@ export async function runAgent(o: RunAgentOptions): Promise<AgentRunResult> {
   });
 
   for (;;) {
+    o.signal?.throwIfAborted();
     if (steps.length >= o.limits.maxSteps) return finish('step_limit', `${steps.length} steps`);
     const elapsed = now() - start;
     if (elapsed >= o.limits.wallClockMs) return finish('time_limit', `${elapsed} ms elapsed`);
@@ -187,6 +193,7 @@ export async function runAgent(o: RunAgentOptions): Promise<AgentRunResult> {
     try {
       reply = await o.policy.next(messages, tools);
     } catch (e) {
+      o.signal?.throwIfAborted();
       return finish('model_error', errorText(e));
     }
     const modelMs = now() - t0;
@@ -224,6 +231,8 @@ export async function runAgent(o: RunAgentOptions): Promise<AgentRunResult> {
         messages.push(toolMessage(tc.id, res.output));
         if (res.submitted) submitted = res.submitted.patch;
       } catch (e) {
+        // A cancelled tool call is not the environment's failure.
+        o.signal?.throwIfAborted();
         envError = errorText(e);
         messages.push(toolMessage(tc.id, `ERROR: the environment failed: ${envError}`));
       } finally {

@@ -17,6 +17,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
+import { stripBom } from '../../text-input';
 import { z } from 'zod';
 import {
   TRAJECTORY_SCHEMA_VERSION,
@@ -253,7 +254,7 @@ export function readMiniSweAgentTraj(json: unknown, meta: ImportMeta): ImportedT
  * `history`/`trajectory`). `instance_id` defaults to the file name without `.traj.json` / `.traj`.
  */
 export function readTrajectoryFile(path: string, meta: Partial<ImportMeta> = {}): ImportedTrajectory {
-  const json: unknown = JSON.parse(readFileSync(path, 'utf8'));
+  const json: unknown = JSON.parse(stripBom(readFileSync(path, 'utf8')));
   const full: ImportMeta = {
     ...meta,
     instance_id: meta.instance_id ?? basename(path).replace(/(\.traj)?(\.json)?$/, ''),

@@ -36,6 +36,12 @@ export interface ContainerRuntimeOptions {
   /** The repository root (default `/testbed`). */
   workdir?: string;
   labels?: Record<string, string>;
+  /**
+   * Cancellation (the activity's `cancellationSignal`): once aborted, no container is created or
+   * started, the running one is removed at once (killing whatever runs in it), and tool calls
+   * reject with the signal's reason instead of reporting an environment failure.
+   */
+  signal?: AbortSignal;
 }
 
 /** The sandbox itself failed (container gone, engine error): not the model's doing. */
@@ -57,6 +63,7 @@ const MARK = '__BOTTEGA_OUT__';
 
 /** Creates and starts the container; the caller must `close()` the runtime. */
 export async function startContainerRuntime(docker: Docker, opts: ContainerRuntimeOptions): Promise<ToolRuntime> {
+  opts.signal?.throwIfAborted();
   const workdir = opts.workdir ?? '/testbed';
   const mem = opts.limits.memoryMb * 1024 * 1024;
   const container = await docker.createContainer({
@@ -78,6 +85,8 @@ export async function startContainerRuntime(docker: Docker, opts: ContainerRunti
   });
   const runtime = new ContainerRuntime(container, opts, workdir);
   try {
+    // Cancelled while the container was being created: removed below, never started.
+    opts.signal?.throwIfAborted();
     await container.start();
     await runtime.init();
   } catch (err) {
@@ -93,6 +102,8 @@ class ContainerRuntime implements ToolRuntime {
   private baseCommit = 'HEAD';
   private closed: Promise<void> | null = null;
   private calls = 0;
+  /** Removes the container as soon as the signal aborts, even in the middle of a tool call. */
+  private readonly onAbort = (): void => void this.close().catch(() => {});
 
   constructor(
     private readonly container: Docker.Container,
@@ -119,6 +130,8 @@ class ContainerRuntime implements ToolRuntime {
         (await this.machine('find "$P" -maxdepth 2 -not -path \'*/.*\' | sort', { P: path })).replace(/\n$/, ''),
     };
     this.editor = new StrReplaceEditor(fs);
+    opts.signal?.addEventListener('abort', this.onAbort, { once: true });
+    if (opts.signal?.aborted) this.onAbort();
   }
 
   /** Records the base commit (what `submit` diffs against). */
@@ -133,6 +146,7 @@ class ContainerRuntime implements ToolRuntime {
   }
 
   async call(c: AgentToolCall): Promise<AgentToolResult> {
+    this.opts.signal?.throwIfAborted();
     if (this.closed) throw new ToolEnvError('the tool runtime is closed');
     const started = Date.now();
     const done = (output: string, exitCode: number | null, extra: Partial<AgentToolResult> = {}): AgentToolResult => ({
@@ -300,8 +314,11 @@ class ContainerRuntime implements ToolRuntime {
         workdir: this.workdir,
         maxOutputBytes,
         ...(env ? { env } : {}),
+        ...(this.opts.signal ? { signal: this.opts.signal } : {}),
       });
     } catch (err) {
+      // Cancelled: not an environment failure; the container is already being removed.
+      this.opts.signal?.throwIfAborted();
       const state = await this.container.inspect().then(
         (i) =>
           i.State.Running
@@ -316,6 +333,7 @@ class ContainerRuntime implements ToolRuntime {
   }
 
   close(): Promise<void> {
+    this.opts.signal?.removeEventListener('abort', this.onAbort);
     this.closed ??= this.container.remove({ force: true, v: true }).then(
       () => undefined,
       (err: { statusCode?: number }) => {

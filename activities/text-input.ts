@@ -1,0 +1,17 @@
+/**
+ * The one place bottega handles the UTF-8 byte order mark of its input files. Notepad, Excel's
+ * "CSV UTF-8" family, PowerShell's `Out-File` and some export tools write U+FEFF before the first
+ * character; `JSON.parse` rejects it, so without this the first record of a JSONL file (or a whole
+ * JSON file) would fail to parse, or be counted as invalid, for a reason invisible in an editor.
+ * Every reader of user-supplied JSONL/JSON (task records, predictions, evaluation tasks, mix
+ * sources and benchmarks, issues files of git sources, baseline run reports, JSON specs,
+ * imported trajectories) passes the text, or the first line of a stream, through {@link stripBom}.
+ */
+
+/** U+FEFF, the byte order mark as decoded from UTF-8 (bytes EF BB BF). */
+export const BOM = '\uFEFF';
+
+/** `text` without one leading byte order mark (a BOM anywhere else is content, and is kept). */
+export function stripBom(text: string): string {
+  return text.startsWith(BOM) ? text.slice(BOM.length) : text;
+}

@@ -17,4 +17,23 @@ export async function dockerOrSkip(
   return { docker: new Docker(process.env.DOCKER_HOST ? undefined : { socketPath: '/var/run/docker.sock' }) };
 }
 
-export { fixtureWheelhouse as testWheelhouse } from '../../infra/fixtures/wheelhouse';
+import { fixtureWheelhouse } from '../../infra/fixtures/wheelhouse';
+export { fixtureWheelhouse as testWheelhouse };
+
+/**
+ * The build section of a spec over fixture repositories: the tasks file, the repositories' paths and
+ * the test wheelhouse, with `over` on top (validation runs, timeouts, concurrency).
+ */
+export function fixtureBuild(
+  tasksFile: string,
+  repos: readonly { repo: string; path: string }[],
+  home: string,
+  over: Record<string, unknown> = {}
+): Record<string, unknown> {
+  return {
+    tasks: { files: [tasksFile] },
+    repo_paths: Object.fromEntries(repos.map((r) => [r.repo, r.path])),
+    wheelhouse: fixtureWheelhouse(home),
+    ...over,
+  };
+}

@@ -10,7 +10,7 @@ import type Docker from 'dockerode';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { BuildStageResult, BuildTaskOutcome, TASK_QUEUES, type ExperimentResult } from '../../contracts';
 import { makeBuildFixtures, writeTasksFile } from '../../infra/fixtures/make-build-repos';
-import { dockerOrSkip, testWheelhouse } from '../helpers/docker';
+import { dockerOrSkip, fixtureBuild } from '../helpers/docker';
 import { startTemporal } from '../helpers/temporal';
 import { completedActivities, spawnWorkerProcess } from '../helpers/worker-process';
 
@@ -71,13 +71,7 @@ describe('build stage survives a worker killed mid-stage', { skip: 'skip' in pro
         {
           id: 'exp-build-crash',
           store: { uri: `file://${join(tmp, 'artifacts')}` },
-          build: {
-            tasks: { files: [tasksFile] },
-            repo_paths: Object.fromEntries(fx.repos.map((r) => [r.repo, r.path])),
-            wheelhouse: testWheelhouse(BOTTEGA_HOME),
-            validation_runs: 2,
-            concurrency: 1,
-          },
+          build: fixtureBuild(tasksFile, fx.repos, BOTTEGA_HOME, { validation_runs: 2, concurrency: 1 }),
         },
       ],
     });

@@ -15,7 +15,7 @@ import { StoreConfig, TASK_QUEUES } from '../../contracts';
 import { openStore } from '../../activities/store/artifact-store';
 import { makeBuildFixtures, writeTasksFile, type BuildFixtures } from '../../infra/fixtures/make-build-repos';
 import { createWorkers } from '../../workers/worker';
-import { dockerOrSkip, testWheelhouse } from '../helpers/docker';
+import { dockerOrSkip, fixtureBuild } from '../helpers/docker';
 import { scheduledActivities } from '../helpers/stack';
 import { startTemporal } from '../helpers/temporal';
 import { spawnWorkerProcess } from '../helpers/worker-process';
@@ -179,14 +179,11 @@ async function startBuild(id: string): Promise<WorkflowHandle> {
       {
         id,
         store: { uri: `file://${join(tmp, 'artifacts')}` },
-        build: {
-          tasks: { files: [tasksFile] },
-          repo_paths: Object.fromEntries(fx.repos.map((r) => [r.repo, r.path])),
-          wheelhouse: testWheelhouse(BOTTEGA_HOME),
+        build: fixtureBuild(tasksFile, fx.repos, BOTTEGA_HOME, {
           validation_runs: 2,
           test_timeout_s: 600,
           concurrency: 1,
-        },
+        }),
       },
     ],
   });

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { RolloutStageResult, TASK_QUEUES, type ExperimentResult } from '../../contracts';
 import { makeBuildFixtures } from '../../infra/fixtures/make-build-repos';
-import { dockerOrSkip, testWheelhouse } from '../helpers/docker';
+import { dockerOrSkip, fixtureBuild } from '../helpers/docker';
 import { startTemporal } from '../helpers/temporal';
 import { completedActivities, spawnWorkerProcess } from '../helpers/worker-process';
 
@@ -53,11 +53,7 @@ describe('rollout stage survives a worker killed mid-stage', { skip: 'skip' in p
         {
           id: 'exp-rollout-crash',
           store: { uri: `file://${join(tmp, 'artifacts')}` },
-          build: {
-            tasks: { files: [tasksFile] },
-            repo_paths: Object.fromEntries(fx.repos.map((r) => [r.repo, r.path])),
-            wheelhouse: testWheelhouse(BOTTEGA_HOME),
-          },
+          build: fixtureBuild(tasksFile, fx.repos, BOTTEGA_HOME),
           rollout: { policy: 'replay-gold', rollouts_per_task: 4, concurrency: 1 },
         },
       ],

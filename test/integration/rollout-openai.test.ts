@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { RolloutStageResult, TASK_QUEUES, Trajectory, type ExperimentResult } from '../../contracts';
 import { makeBuildFixtures, writeTasksFile } from '../../infra/fixtures/make-build-repos';
-import { dockerOrSkip, testWheelhouse } from '../helpers/docker';
+import { dockerOrSkip, fixtureBuild } from '../helpers/docker';
 import { startFakeLlm, type FakeAction, type FakeLlm, type RecordedRequest } from '../helpers/fake-llm';
 import { runWorkers } from '../helpers/stack';
 import { startTemporal } from '../helpers/temporal';
@@ -109,11 +109,7 @@ describe(
       const spec = {
         id,
         store: { uri: `file://${join(tmp, 'artifacts')}` },
-        build: {
-          tasks: { files: [tasksFile] },
-          repo_paths: Object.fromEntries(fx.repos.map((x) => [x.repo, x.path])),
-          wheelhouse: testWheelhouse(BOTTEGA_HOME),
-        },
+        build: fixtureBuild(tasksFile, fx.repos, BOTTEGA_HOME),
         rollout: {
           policy: 'openai',
           endpoint: llm.url,

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { EvaluateStageResult, RolloutStageResult, TASK_QUEUES, type ExperimentResult } from '../../contracts';
 import { makeBuildFixtures, writeTasksFile } from '../../infra/fixtures/make-build-repos';
-import { dockerOrSkip, testWheelhouse } from '../helpers/docker';
+import { dockerOrSkip, fixtureBuild } from '../helpers/docker';
 import { runWorkers } from '../helpers/stack';
 import { startTemporal } from '../helpers/temporal';
 
@@ -49,11 +49,7 @@ describe(
           {
             id,
             store: { uri: `file://${join(tmp, 'artifacts')}` },
-            build: {
-              tasks: { files: [tasksFile] },
-              repo_paths: Object.fromEntries(fx.repos.map((x) => [x.repo, x.path])),
-              wheelhouse: testWheelhouse(BOTTEGA_HOME),
-            },
+            build: fixtureBuild(tasksFile, fx.repos, BOTTEGA_HOME),
             rollout: { policy: 'replay-gold', rollouts_per_task: 2, concurrency: 2, batch_size: 3 },
             // Evaluate the same tasks in the same experiment: two runs of the agent, every instance resolved.
             evaluate: { policy: 'replay-gold', runs: 2, tasks: { from: 'build' } },

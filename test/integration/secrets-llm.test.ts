@@ -8,7 +8,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { RolloutStageResult, Trajectory, type ExperimentResult } from '../../contracts';
 import { makeBuildFixtures, writeTasksFile } from '../../infra/fixtures/make-build-repos';
 import { stageLogPath } from '../../activities/log-files';
-import { dockerOrSkip, testWheelhouse } from '../helpers/docker';
+import { dockerOrSkip, fixtureBuild } from '../helpers/docker';
 import { startFakeLlm, type FakeLlm } from '../helpers/fake-llm';
 import { experimentHistories, runCli, spawnLoggedWorker, textUnder, type LoggedWorker } from '../helpers/leak-check';
 import { startTemporal } from '../helpers/temporal';
@@ -71,11 +71,7 @@ describe(
         JSON.stringify({
           id,
           store: { uri: `file://${join(tmp, 'artifacts')}` },
-          build: {
-            tasks: { files: [tasksFile] },
-            repo_paths: Object.fromEntries(fx.repos.map((x) => [x.repo, x.path])),
-            wheelhouse: testWheelhouse(BOTTEGA_HOME),
-          },
+          build: fixtureBuild(tasksFile, fx.repos, BOTTEGA_HOME),
           rollout: {
             policy: 'openai',
             endpoint: llm.url,

@@ -73,6 +73,29 @@ const PRE_VALIDATED = new Set([
 /** Creates the build stage's activities. `buildTask` needs a Docker engine (docker task queue). */
 export function createBuildActivities(deps: BuildDeps) {
   const docker = () => (deps.docker ??= new Docker());
+  /** Removes least-recently-used images over the disk budget, keeping this run's validated tasks' images. */
+  async function pruneToBudget(
+    raw: BuildStepInput & { count: number }
+  ): Promise<{ pruned: number; freedBytes: number }> {
+    const config = parseInput(BuildConfig, raw.config, 'build config');
+    const store = openStore(parseInput(StoreConfig, raw.store, 'store config'), deps.env);
+    const keep: string[] = [];
+    for (let i = 0; i < raw.count; i++) {
+      const o = BuildTaskOutcome.parse(
+        JSON.parse((await store.get(store.uriFor(outcomeKey(raw.prefix, i)))).toString('utf8'))
+      );
+      if (o.image) keep.push(o.image.tag, o.image.id);
+    }
+    const r = await pruneImages(docker(), { budgetBytes: config.disk_budget_gb * 1e9, inUse: keep });
+    if (r.removed.length) {
+      loggerFor({ experimentId: raw.experimentId, stage: 'build', activity: 'enforceDiskBudget' }).info(
+        { removed: r.removed.map((i) => i.tag), freedBytes: r.beforeBytes - r.afterBytes },
+        'images pruned to the disk budget'
+      );
+    }
+    return { pruned: r.removed.length, freedBytes: r.beforeBytes - r.afterBytes };
+  }
+
   return {
     /**
      * Gathers the task candidates (from the mine stage's `tasks.jsonl` and the spec's JSONL files),
@@ -181,23 +204,9 @@ export function createBuildActivities(deps: BuildDeps) {
      * environment and instance images, never one of this run's validated tasks or one in use.
      */
     async enforceDiskBudget(raw: BuildStepInput & { count: number }): Promise<{ pruned: number; freedBytes: number }> {
-      const config = parseInput(BuildConfig, raw.config, 'build config');
-      const store = openStore(parseInput(StoreConfig, raw.store, 'store config'), deps.env);
-      const keep: string[] = [];
-      for (let i = 0; i < raw.count; i++) {
-        const o = BuildTaskOutcome.parse(
-          JSON.parse((await store.get(store.uriFor(outcomeKey(raw.prefix, i)))).toString('utf8'))
-        );
-        if (o.image) keep.push(o.image.tag, o.image.id);
-      }
-      const r = await pruneImages(docker(), { budgetBytes: config.disk_budget_gb * 1e9, inUse: keep });
-      if (r.removed.length) {
-        loggerFor({ experimentId: raw.experimentId, stage: 'build', activity: 'enforceDiskBudget' }).info(
-          { removed: r.removed.map((i) => i.tag), freedBytes: r.beforeBytes - r.afterBytes },
-          'images pruned to the disk budget'
-        );
-      }
-      return { pruned: r.removed.length, freedBytes: r.beforeBytes - r.afterBytes };
+      // Heartbeats like buildTask: it shares that proxy's 30 s heartbeat timeout, and a prune of many images
+      // can take longer than that.
+      return withHeartbeats(() => ({ step: 'enforceDiskBudget' }), pruneToBudget(raw));
     },
 
     /** Collects the outcomes into the validated task set, the outcome list and the funnel summary. */

@@ -3,10 +3,12 @@
  * engine, three figures:
  * 1. tool calls per second through one runtime for a mix of calls (bash `true`, bash `ls`,
  *    str_replace_editor `view` of a file), next to the same count of raw dockerode execs of `true`;
- * 2. median and p95 overhead per call: the runtime's bash `true` vs the raw dockerode exec API vs the
- *    `docker exec <id> bash -lc true` CLI, measured interleaved in one container in the same run;
+ * 2. median and p95 overhead per call: the runtime's bash `true` (one request on the container's
+ *    persistent shell) vs the raw dockerode exec API vs the `docker exec <id> bash -lc true` CLI,
+ *    measured interleaved in one container in the same run, and the ratio to the CLI (target ≥ 3×);
  * 3. concurrency: K runtimes at once (K = 1, 2, 4, 8, 16), each looping bash `true`; the per-call
- *    median at each K and the largest K whose median stays under twice the K=1 median.
+ *    median and total calls/s at each K, the scaling efficiency (calls/s ÷ K × calls/s at K=1; near 1
+ *    up to the core count is the target) and the largest K whose median stays under twice the K=1 median.
  *
  * The image is acme__calc-1's instance image from the build fixtures (bench/build.ts
  * {@link calcInstanceImage}), built once and then reused by content hash; it is left in place.
@@ -16,7 +18,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import Docker from 'dockerode';
@@ -208,7 +210,13 @@ export async function runRolloutBench(argv: string[]): Promise<number> {
         ]
       )
     );
+    const vsCli = stats(cli).p50 / stats(rtBash).p50;
+    const vsRaw = stats(raw).p50 / stats(rtBash).p50;
+    console.log(
+      `\nrollout runtime bash \`true\` p50 ${num(stats(rtBash).p50, 1)} ms: ${num(vsCli, 2)}x faster than the CLI (target >= 3x: ${vsCli >= 3 ? 'met' : 'NOT met'}), ${num(vsRaw, 2)}x faster than the raw exec API`
+    );
     const base = stats(conc[0]!.ms).p50;
+    const baseRate = perRuntime / conc[0]!.wallS;
     // Largest K before the first doubling (stop at the first K that doubles).
     let sustained = 1;
     for (const c of conc) {
@@ -216,11 +224,11 @@ export async function runRolloutBench(argv: string[]): Promise<number> {
       sustained = c.k;
     }
     console.log(
-      `\n3. concurrency: K runtimes at once, ${perRuntime} bash \`true\` calls each (ms per call; K runtimes started in parallel)`
+      `\n3. concurrency: K runtimes at once, ${perRuntime} bash \`true\` calls each (ms per call; K runtimes started in parallel; scaling = calls/s ÷ (K × calls/s at K=1))`
     );
     console.log(
       formatTable(
-        ['K', 'start s', 'p50', 'p95', 'p50 x K=1', 'calls/s total'],
+        ['K', 'start s', 'p50', 'p95', 'p50 x K=1', 'calls/s total', 'scaling'],
         conc.map((c) => {
           const s = stats(c.ms);
           return [
@@ -230,12 +238,13 @@ export async function runRolloutBench(argv: string[]): Promise<number> {
             num(s.p95, 1),
             num(s.p50 / base, 2),
             num((c.k * perRuntime) / c.wallS, 1),
+            num((c.k * perRuntime) / c.wallS / (c.k * baseRate), 2),
           ];
         })
       )
     );
     console.log(
-      `\nsustained concurrent rollouts on this machine: K=${sustained} (largest K before the per-call median doubles vs K=1; ${ks.join(',')} tried); total ${num(since(tStart), 0)} s`
+      `\nsustained concurrent rollouts on this machine: K=${sustained} (largest K before the per-call median doubles vs K=1; ${ks.join(',')} tried; ${availableParallelism()} cores); total ${num(since(tStart), 0)} s`
     );
     return 0;
   } catch (err) {

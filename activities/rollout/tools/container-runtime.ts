@@ -1,11 +1,13 @@
 /**
  * The rollout agent's tool runtime over ONE long-running container of a task's instance image:
- * no network, CPU/memory/pids limits, no Docker socket, an init process that reaps orphans, and
- * `sleep infinity` as its main process. Every tool call is an exec into it:
+ * no network, CPU/memory/pids limits, no Docker socket, an init process that reaps orphans, and a
+ * small bash shell server ({@link SHELL_SERVER_SCRIPT}) as its main process. Every tool call is one
+ * request to that server over the container's attach stream (one round trip, no `docker exec`):
  * - `bash`: a fresh `bash -lc` per call in the workdir (so `cd` does not persist), under coreutils
- *   `timeout`; the exit status is reported and a timeout says so.
+ *   `timeout`, in a process group of its own that is killed after the call (background jobs, fork
+ *   bombs); the exit status is reported and a timeout says so.
  * - `str_replace_editor`: SWE-agent's semantics ({@link StrReplaceEditor}); files are read and
- *   written through exec as base64, so any content round-trips.
+ *   written through the same channel (content travels as raw bytes), so any content round-trips.
  * - `submit`: the patch against the commit checked out when the runtime started, new files
  *   included (`git add -A`, `git diff --cached --text`, then the index is reset).
  *
@@ -13,11 +15,12 @@
  * ends as an environment failure, not as something the model did. A command that merely fails
  * (OOM-killed, fork bomb hitting the pids limit) is an ordinary result with its exit status.
  */
-import { Writable } from 'node:stream';
 import type Docker from 'dockerode';
-import { execInContainer, type ExecResult } from '../../build/docker/run';
+import { putFiles } from '../../build/docker/put-files';
 import { ROLLOUT_TOOLS } from './definitions';
 import { StrReplaceEditor, type EditorFs } from './editor';
+import { ShellChannel, ShellChannelClosed, type ShellRequest } from './shell-channel';
+import { SHELL_SERVER_PATH, SHELL_SERVER_SCRIPT } from './shell-server';
 import { truncateMiddle } from './truncate';
 import type { AgentToolCall, AgentToolResult, OpenAiTool, ToolRuntime } from './types';
 
@@ -54,11 +57,9 @@ class HelperFailed extends Error {}
 
 /** Internal file I/O runs under this limit, separate from the agent's command timeout. */
 const IO_TIMEOUT_MS = 60_000;
-/** Content passed per exec through an environment variable (below Linux's 128 KiB per-string limit). */
-const CHUNK = 96 * 1024;
+/** How long the shell server may take to start (image layers are already unpacked by create). */
+const READY_TIMEOUT_MS = 30_000;
 /** A marker line before machine-read output, so login-shell noise cannot corrupt it. */
-/** A FIFO nobody writes: `read -t` on it is a sleep that needs no new process. */
-const WAIT_FIFO = '/tmp/.bottega.wait';
 const MARK = '__BOTTEGA_OUT__';
 
 /** Creates and starts the container; the caller must `close()` the runtime. */
@@ -68,9 +69,15 @@ export async function startContainerRuntime(docker: Docker, opts: ContainerRunti
   const mem = opts.limits.memoryMb * 1024 * 1024;
   const container = await docker.createContainer({
     Image: opts.image,
-    Entrypoint: ['sleep', 'infinity'],
+    // The shell server reads requests from stdin, which stays open across attaches.
+    Entrypoint: ['bash', SHELL_SERVER_PATH],
     WorkingDir: workdir,
     Tty: false,
+    OpenStdin: true,
+    StdinOnce: false,
+    AttachStdin: true,
+    AttachStdout: true,
+    AttachStderr: true,
     NetworkDisabled: true,
     Labels: { ...opts.labels, [ROLLOUT_LABEL]: ROLLOUT_KIND },
     HostConfig: {
@@ -83,14 +90,27 @@ export async function startContainerRuntime(docker: Docker, opts: ContainerRunti
       Binds: [],
     },
   });
-  const runtime = new ContainerRuntime(container, opts, workdir);
+  let runtime: ContainerRuntime | null = null;
   try {
+    await putFiles(container, [{ path: SHELL_SERVER_PATH, content: SHELL_SERVER_SCRIPT, mode: 0o755 }]);
+    const shell = await ShellChannel.attach(container);
+    runtime = new ContainerRuntime(container, shell, opts, workdir);
     // Cancelled while the container was being created: removed below, never started.
     opts.signal?.throwIfAborted();
-    await container.start();
+    await container.start().catch((err: Error) => {
+      // e.g. `exec: "bash": executable file not found`: an image the runtime cannot drive.
+      throw new ShellChannelClosed(`the container did not start: ${err.message}`);
+    });
     await runtime.init();
   } catch (err) {
-    await runtime.close();
+    if (runtime) await runtime.close().catch(() => {});
+    else await container.remove({ force: true, v: true }).catch(() => {});
+    opts.signal?.throwIfAborted();
+    if (err instanceof ShellChannelClosed || err instanceof HelperFailed) {
+      throw new ToolEnvError(
+        `the sandbox shell did not start in image ${opts.image} (its shell server needs bash and coreutils in the image): ${err.message}`
+      );
+    }
     throw err;
   }
   return runtime;
@@ -101,12 +121,15 @@ class ContainerRuntime implements ToolRuntime {
   private readonly editor: StrReplaceEditor;
   private baseCommit = 'HEAD';
   private closed: Promise<void> | null = null;
-  private calls = 0;
   /** Removes the container as soon as the signal aborts, even in the middle of a tool call. */
-  private readonly onAbort = (): void => void this.close().catch(() => {});
+  private readonly onAbort = (): void => {
+    this.shell.fail(new ShellChannelClosed('cancelled'));
+    void this.close().catch(() => {});
+  };
 
   constructor(
     private readonly container: Docker.Container,
+    private readonly shell: ShellChannel,
     private readonly opts: ContainerRuntimeOptions,
     private readonly workdir: string
   ) {
@@ -114,34 +137,36 @@ class ContainerRuntime implements ToolRuntime {
       kind: async (path) => {
         const out = await this.machine(
           'if [ -d "$P" ]; then echo dir; elif [ -e "$P" ]; then echo file; else echo missing; fi',
-          {
-            P: path,
-          }
+          { P: path }
         );
-        const k = out.trim();
+        const k = out.toString('utf8').trim();
         return k === 'dir' || k === 'file' ? k : 'missing';
       },
-      read: async (path) => {
-        const out = await this.machine('base64 -w0 -- "$P"', { P: path });
-        return Buffer.from(out.replace(/\s+/g, ''), 'base64').toString('utf8');
+      read: async (path) => (await this.machine('cat -- "$P"', { P: path })).toString('utf8'),
+      write: async (path, content) => {
+        await this.machine(
+          // No data file is sent for empty content.
+          'mkdir -p -- "$(dirname -- "$P")" && if [ -e "$DATA" ]; then cat -- "$DATA" > "$P"; else : > "$P"; fi',
+          { P: path },
+          Buffer.from(content, 'utf8')
+        );
       },
-      write: (path, content) => this.writeFile(path, content),
       listDir: async (path) =>
-        (await this.machine('find "$P" -maxdepth 2 -not -path \'*/.*\' | sort', { P: path })).replace(/\n$/, ''),
+        (await this.machine('find "$P" -maxdepth 2 -not -path \'*/.*\' | sort', { P: path }))
+          .toString('utf8')
+          .replace(/\n$/, ''),
     };
     this.editor = new StrReplaceEditor(fs);
     opts.signal?.addEventListener('abort', this.onAbort, { once: true });
     if (opts.signal?.aborted) this.onAbort();
   }
 
-  /** Records the base commit (what `submit` diffs against). */
+  /** Waits for the shell server and records the base commit (what `submit` diffs against). */
   async init(): Promise<void> {
-    // The FIFO lets the process-group cleanup wait without forking (see killGroup).
-    const head = (
-      await this.machine(`mkfifo ${WAIT_FIFO} 2>/dev/null; git -C "$W" rev-parse HEAD 2>/dev/null || true`, {
-        W: this.workdir,
-      })
-    ).trim();
+    await this.shell.ready(READY_TIMEOUT_MS);
+    const head = (await this.machine('git -C "$W" rev-parse HEAD 2>/dev/null || true', { W: this.workdir }))
+      .toString('utf8')
+      .trim();
     if (/^[0-9a-f]{40}$/.test(head)) this.baseCommit = head;
   }
 
@@ -160,20 +185,21 @@ class ContainerRuntime implements ToolRuntime {
       case 'bash': {
         const command = c.arguments.command;
         if (typeof command !== 'string' || command.trim() === '') return done('Parameter `command` is required.', 1);
-        // The command's processes share one process group (coreutils `timeout` leads it); its id is
-        // recorded so whatever the command left behind (background jobs, a fork bomb) is killed after it.
-        const pgFile = `/tmp/.bottega.pg.${++this.calls}`;
-        const wrapped = `read -r _ _ _ _ __bottega_pg _ < /proc/$$/stat; echo "$__bottega_pg" > ${pgFile}; unset __bottega_pg\n${command}`;
-        const r = await this.exec(wrapped, this.opts.commandTimeoutMs, Math.max(this.opts.maxOutputChars * 4, 1 << 16));
-        if (r.exitCode === null) await this.assertRunning();
-        await this.killGroup(pgFile);
-        let output = r.output;
-        if (r.timedOut) {
+        // The server runs the command in its own process group and kills what is left of it afterwards.
+        const r = await this.exec({
+          script: command,
+          timeoutS: Math.max(1, Math.ceil(this.opts.commandTimeoutMs / 1000)),
+          maxOutputBytes: Math.max(this.opts.maxOutputChars * 4, 1 << 16),
+        });
+        const durationMs = Date.now() - started;
+        const timedOut = r.exitCode === 124 || (r.exitCode === 137 && durationMs >= this.opts.commandTimeoutMs);
+        let output = r.output.toString('utf8');
+        if (timedOut) {
           output += `\n[bottega] The command took too long to execute (>${Math.round(this.opts.commandTimeoutMs / 1000)} s) and was killed.`;
         } else if (r.exitCode === 137) {
           output += '\n[bottega] The command was killed (exit 137: out of memory or SIGKILL).';
         }
-        return { ...done(output, r.exitCode), timedOut: r.timedOut };
+        return { ...done(output, r.exitCode), timedOut };
       }
       case 'str_replace_editor': {
         try {
@@ -202,69 +228,6 @@ class ContainerRuntime implements ToolRuntime {
     }
   }
 
-  /** Throws ToolEnvError unless the container is still running. */
-  private async assertRunning(): Promise<void> {
-    const state = await this.container.inspect().then(
-      (i) =>
-        i.State.Running ? null : `not running (exit ${i.State.ExitCode}${i.State.OOMKilled ? ', OOM-killed' : ''})`,
-      () => 'gone'
-    );
-    if (state) throw new ToolEnvError(`the sandbox container is ${state}`);
-  }
-
-  /**
-   * Kills the process group recorded in `pgFile` until it is empty. Uses single-process execs
-   * (no shell, no `timeout`), which still start when a fork bomb holds nearly all pids.
-   */
-  private async killGroup(pgFile: string): Promise<void> {
-    // One exec (each costs tens of ms) that never forks inside its loop, since a fork bomb may hold
-    // every pid the limit allows: read the group id with a builtin, SIGKILL the group until nothing
-    // is left of it, and wait between rounds with `read -t` on a FIFO nobody writes (no `sleep`).
-    const script = [
-      `read -r pg < ${pgFile} 2>/dev/null`,
-      'case "$pg" in ""|1|*[!0-9]*) exit 0;; esac',
-      `exec 3<> ${WAIT_FIFO}`,
-      'i=0',
-      'while kill -KILL -- "-$pg" 2>/dev/null; do',
-      '  i=$((i+1)); [ "$i" -ge 150 ] && break',
-      '  read -r -t 0.1 -u 3 _',
-      'done',
-      `rm -f ${pgFile}`,
-    ].join('\n');
-    await this.raw(['bash', '-c', script]).catch(() => '');
-  }
-
-  /** Runs argv directly (one process); resolves with its output, rejects HelperFailed on a non-zero exit. */
-  private async raw(argv: string[]): Promise<string> {
-    const exec = await this.container.exec({ Cmd: argv, AttachStdout: true, AttachStderr: true });
-    const stream = await exec.start({ hijack: true, stdin: false });
-    const chunks: Buffer[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        chunks.push(Buffer.from(chunk));
-        cb();
-      },
-    });
-    this.container.modem.demuxStream(stream, sink, sink);
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        stream.destroy();
-        resolve();
-      }, 10_000);
-      const done = (): void => {
-        clearTimeout(timer);
-        resolve();
-      };
-      stream.on('end', done);
-      stream.on('close', done);
-      stream.on('error', done);
-    });
-    const info = await exec.inspect();
-    const out = Buffer.concat(chunks).toString('utf8');
-    if (info.ExitCode !== 0) throw new HelperFailed(`exit ${String(info.ExitCode)}: ${out}`);
-    return out;
-  }
-
   /** The final patch: tracked changes and new (untracked, not ignored) files against the base commit. */
   private async diff(): Promise<string> {
     const script = [
@@ -273,52 +236,40 @@ class ContainerRuntime implements ToolRuntime {
       'git diff --cached --text "$B" > /tmp/.bottega.patch 2>/tmp/.bottega.err; rc=$?',
       'git reset -q >/dev/null 2>&1',
       '[ $rc -eq 0 ] || { cat /tmp/.bottega.err >&2; exit $rc; }',
-      'base64 -w0 /tmp/.bottega.patch; rm -f /tmp/.bottega.patch /tmp/.bottega.err',
+      'cat /tmp/.bottega.patch; rm -f /tmp/.bottega.patch /tmp/.bottega.err',
     ].join('\n');
-    const out = await this.machine(script, { W: this.workdir, B: this.baseCommit });
-    return Buffer.from(out.replace(/\s+/g, ''), 'base64').toString('utf8');
-  }
-
-  private async writeFile(path: string, content: string): Promise<void> {
-    const b64 = Buffer.from(content, 'utf8').toString('base64');
-    const tmp = `/tmp/.bottega.write.${process.pid}.${Date.now()}`;
-    await this.machine('mkdir -p -- "$(dirname -- "$P")" && : > "$T"', { P: path, T: tmp });
-    for (let i = 0; i < b64.length; i += CHUNK) {
-      await this.machine('printf %s "$C" >> "$T"', { T: tmp, C: b64.slice(i, i + CHUNK) });
-    }
-    await this.machine('base64 -d "$T" > "$P"; rc=$?; rm -f "$T"; exit $rc', { P: path, T: tmp });
+    return (await this.machine(script, { W: this.workdir, B: this.baseCommit })).toString('utf8');
   }
 
   /**
-   * Runs a helper script and returns its output (after a {@link MARK} line, so login-shell noise is dropped). Throws
-   * HelperFailed when the script fails, ToolEnvError when the container cannot run it.
+   * Runs a helper script with `vars` set (and `$DATA` naming a file holding `data`) and returns its
+   * output after a {@link MARK} line, so login-shell noise is dropped. Throws HelperFailed when the
+   * script fails, ToolEnvError when the container cannot run it.
    */
-  private async machine(script: string, env: Record<string, string>): Promise<string> {
-    const r = await this.exec(`echo ${MARK}\n${script}`, IO_TIMEOUT_MS, 1 << 30, env);
+  private async machine(script: string, vars: Record<string, string>, data?: Buffer): Promise<Buffer> {
+    const exports = Object.entries(vars).map(([k, v]) => `export ${k}=${shellQuote(v)}\n`);
+    const r = await this.exec({
+      script: (dataPath) => `${exports.join('')}export DATA=${shellQuote(dataPath)}\necho ${MARK}\n${script}`,
+      timeoutS: IO_TIMEOUT_MS / 1000,
+      maxOutputBytes: 1 << 30,
+      ...(data ? { data } : {}),
+    });
     if (r.exitCode !== 0) {
-      throw new HelperFailed(r.output.trim().slice(-2000) || `exit status ${String(r.exitCode)}`);
+      throw new HelperFailed(r.output.toString('utf8').trim().slice(-2000) || `exit status ${String(r.exitCode)}`);
     }
-    const at = r.output.indexOf(`${MARK}\n`);
-    return at === -1 ? r.output : r.output.slice(at + MARK.length + 1);
+    const mark = Buffer.from(`${MARK}\n`);
+    const at = r.output.indexOf(mark);
+    return at === -1 ? r.output : r.output.subarray(at + mark.length);
   }
 
-  private async exec(
-    cmd: string,
-    timeoutMs: number,
-    maxOutputBytes: number,
-    env?: Record<string, string>
-  ): Promise<ExecResult> {
+  /** One request to the shell server; a broken channel becomes ToolEnvError (or the abort reason). */
+  private async exec(req: ShellRequest): Promise<{ exitCode: number; output: Buffer }> {
     try {
-      return await execInContainer(this.container, cmd, {
-        timeoutMs,
-        workdir: this.workdir,
-        maxOutputBytes,
-        ...(env ? { env } : {}),
-        ...(this.opts.signal ? { signal: this.opts.signal } : {}),
-      });
+      return await this.shell.run(req);
     } catch (err) {
       // Cancelled: not an environment failure; the container is already being removed.
       this.opts.signal?.throwIfAborted();
+      if (this.closed) throw new ToolEnvError('the tool runtime is closed');
       const state = await this.container.inspect().then(
         (i) =>
           i.State.Running
@@ -334,6 +285,7 @@ class ContainerRuntime implements ToolRuntime {
 
   close(): Promise<void> {
     this.opts.signal?.removeEventListener('abort', this.onAbort);
+    this.shell.fail(new ShellChannelClosed('the tool runtime is closed'));
     this.closed ??= this.container.remove({ force: true, v: true }).then(
       () => undefined,
       (err: { statusCode?: number }) => {
@@ -370,4 +322,9 @@ export async function sweepRolloutContainers(
     }
   }
   return removed;
+}
+
+/** `v` as one single-quoted shell word. */
+function shellQuote(v: string): string {
+  return `'${v.replace(/'/g, `'\\''`)}'`;
 }

@@ -29,6 +29,13 @@
  * string building, no allocation per shingle (only a non-ASCII word is copied to lower-case it).
  * Signatures are deterministic for a given seed and parameters, across runs and platforms.
  *
+ * **Engines.** The same arithmetic runs either in TypeScript or in a small WebAssembly kernel
+ * (`minhash.wat`, compiled to the committed `minhash.wasm`; see `minhash-wasm.ts`), which needs
+ * about half the CPU time (`npm run bench -- mix` prints both). The signatures are bit-identical
+ * (checked on random texts by test/unit/mix-minhash-wasm.test.ts); the kernel is used when
+ * WebAssembly is available (option `engine` / env `BOTTEGA_MINHASH_ENGINE`: `auto`, `wasm` or
+ * `js`), and texts with U+FEFF or over 16 M code units take the pure path.
+ *
  * **LSH.** The signature is cut into `bands` bands of `rows` values; two documents become
  * candidates when any band is identical, which happens with probability `1 - (1 - J^rows)^bands`
  * for Jaccard similarity `J`; the S-curve's midpoint is about {@link lshThreshold}`(bands, rows)`
@@ -40,6 +47,7 @@
  * 16 bands × 8 rows, so the threshold is (1/16)^(1/8) ≈ 0.707: a pair at J = 0.8 becomes a
  * candidate with probability 0.95, at J = 0.9 with 0.9999, at J = 0.5 with 0.06.
  */
+import { MinHashWasmKernel } from './minhash-wasm';
 
 /** MinHash and LSH parameters. `bands * rows` must equal `numPerm`. */
 export interface MinHashParams {
@@ -66,6 +74,19 @@ export const DEFAULT_MINHASH_PARAMS: Readonly<MinHashParams> = Object.freeze({
   rows: 8,
   seed: 1,
 });
+
+/**
+ * Which implementation computes signatures: `wasm` the WebAssembly kernel, `js` the pure
+ * TypeScript path, `auto` the kernel when it loads, else the pure path. Both give identical
+ * signatures.
+ */
+export type MinHashEngine = 'auto' | 'wasm' | 'js';
+
+/** Options of {@link MinHasher}. */
+export interface MinHasherOptions {
+  /** Default: env `BOTTEGA_MINHASH_ENGINE`, else `auto`. */
+  engine?: MinHashEngine;
+}
 
 /** Thrown for inconsistent {@link MinHashParams}. */
 export class MinHashParamsError extends Error {
@@ -153,6 +174,48 @@ function isWideSpace(c: number): boolean {
 }
 
 const EMPTY = 0xffffffff;
+const SPACE = -1;
+const ENGINES: readonly string[] = ['auto', 'wasm', 'js'];
+
+/** The kernel's code unit table (layout in minhash.wat), built on first use. */
+let kernelTable: Int32Array | undefined;
+
+/**
+ * Per UTF-16 code unit: -1 whitespace, -2 U+FEFF, -3 a unit whose lower case depends on its
+ * context or is not one unit (surrogates, Σ with its final-sigma rule, İ), the lower-case unit for
+ * other ASCII, 0x80000000 | the lower-case unit (`toLowerCase`) for other units.
+ */
+function codeUnitTable(): Int32Array {
+  if (kernelTable) return kernelTable;
+  const t = new Int32Array(65536);
+  for (let c = 0; c < 65536; c++) {
+    if (c === 0xfeff) t[c] = -2;
+    else if (c === 32 || (c >= 9 && c <= 13) || isWideSpace(c)) t[c] = SPACE;
+    else if (c < 128) t[c] = c >= 65 && c <= 90 ? c + 32 : c;
+    else if ((c >= 0xd800 && c <= 0xdfff) || c === 0x3a3) t[c] = -3;
+    else {
+      const l = String.fromCharCode(c).toLowerCase();
+      t[c] = l.length === 1 ? l.charCodeAt(0) | 0x80000000 : -3;
+    }
+  }
+  return (kernelTable = t);
+}
+
+/** The kernel for `engine`, or undefined for the pure path; throws when `wasm` is asked for and cannot load. */
+function pickKernel(engine: string, k: number): MinHashWasmKernel | undefined {
+  if (!ENGINES.includes(engine))
+    throw new MinHashParamsError(
+      `minhash: engine must be one of ${ENGINES.join(', ')} (option engine or env BOTTEGA_MINHASH_ENGINE), got ${engine}`
+    );
+  if (engine === 'js') return undefined;
+  const kernel = MinHashWasmKernel.create(k, codeUnitTable);
+  if (kernel instanceof Error) {
+    if (engine === 'wasm') throw kernel;
+    return undefined;
+  }
+  return kernel;
+}
+
 /** Rolling-hash bases, ≡ 3 (mod 4) so that P - 1 has a single factor of two. */
 const PA = 0x01000193;
 const PB = 0x85ebca6b;
@@ -177,9 +240,14 @@ export class MinHasher {
   private readonly occ: Uint8Array;
   private readonly pas: number; // PA^shingleSize
   private readonly pbs: number;
+  private readonly kernel: MinHashWasmKernel | undefined;
+  /** The implementation in use: the WebAssembly kernel or the pure TypeScript path. */
+  readonly engine: 'wasm' | 'js';
 
-  constructor(p: MinHashParams) {
+  constructor(p: MinHashParams, opts: MinHasherOptions = {}) {
     validateMinHashParams(p);
+    this.kernel = pickKernel(opts.engine ?? (process.env.BOTTEGA_MINHASH_ENGINE || 'auto'), p.numPerm);
+    this.engine = this.kernel ? 'wasm' : 'js';
     this.params = Object.freeze({ ...p });
     this.k = p.numPerm;
     this.shift = (p.numPerm & (p.numPerm - 1)) === 0 ? 32 - Math.log2(p.numPerm) : -1;
@@ -219,6 +287,11 @@ export class MinHasher {
    */
   signatureInto(text: string, out: Uint32Array): number {
     if (out.length !== this.k) throw new Error(`signatureInto: out has ${out.length} slots, need ${this.k}`);
+    // the kernel declines (-1) texts with U+FEFF, which need whole-text lower-casing (below)
+    if (this.kernel) {
+      const r = this.signatureWasm(this.kernel, text, out);
+      if (r >= 0) return r;
+    }
     // Lower-casing is done per word (ASCII inline, other words with toLowerCase), which equals
     // lower-casing the whole text: the only context-dependent mapping (final sigma) looks through
     // case-ignorable characters, and the one whitespace character that is case-ignorable is U+FEFF.
@@ -306,6 +379,44 @@ export class MinHasher {
     }
     this.densify(out);
     return shingleCount;
+  }
+
+  /** {@link signatureInto} on the WebAssembly kernel; -1 when the kernel declines the text (U+FEFF, too long). */
+  private signatureWasm(kernel: MinHashWasmKernel, text: string, out: Uint32Array): number {
+    const words = kernel.hashWords(text, this.seedA, this.seedB);
+    if (words < 0) return -1;
+    // words the kernel cannot lower-case (surrogates, Σ, İ): hashed here over their toLowerCase(), as the pure path does
+    for (let i = 0, n = kernel.rehashCount; i < n; i++) {
+      const [w, start, end] = kernel.rehashWord(i);
+      const lw = text.slice(start, end).toLowerCase();
+      let a = this.seedA;
+      let b = this.seedB;
+      for (let j = 0; j < lw.length; j++) {
+        const d = lw.charCodeAt(j);
+        a = Math.imul(a ^ d, 0x01000193);
+        b = Math.imul((((b << 7) | (b >>> 25)) + d) | 0, 0x5bd1e995);
+      }
+      kernel.setWord(w, fmix32(a ^ lw.length), fmix32(b + Math.imul(lw.length, 0x27d4eb2f)));
+    }
+    const size = this.params.shingleSize;
+    let count: number;
+    if (words > 0 && words < size) {
+      // one shingle of all the words, hashed as the pure path does
+      for (let j = 0; j < words; j++) [this.wa[j], this.wb[j]] = kernel.word(j);
+      out.fill(EMPTY);
+      this.occ.fill(0);
+      this.addShingle(0, words, out);
+      count = 1;
+    } else
+      count = kernel.hashShingles(
+        words,
+        size,
+        { seedX: this.seedX, seedY: this.seedY, pas: this.pas, pbs: this.pbs },
+        out,
+        this.occ
+      );
+    this.densify(out);
+    return count;
   }
 
   /** Hashes the shingle of `count` words starting at word index `first` (short texts: `first + count` ≤ shingleSize) into its bin. */

@@ -68,13 +68,19 @@ export type EvalOutcome = z.infer<typeof EvalOutcome>;
 
 /** Wall-clock split of grading one instance, in milliseconds. */
 export const GradeTimings = z.strictObject({
-  /** Container create + start, until the script's first line ran. */
+  /**
+   * The instance's turn until the script's first line ran: container create + start, or with the
+   * container pipeline (`bottega eval`), only what was left of preparing it ahead.
+   */
   container_start_ms: z.number().nonnegative(),
   /** Writing and applying the candidate patch (the apply fall-through). */
   patch_apply_ms: z.number().nonnegative(),
   /** The eval script: reset test files, apply test_patch, run the tests. */
   test_run_ms: z.number().nonnegative(),
-  /** Container exit until removed and the log is back on the host. */
+  /**
+   * The script's end until the log is back on the host: container exit and removal, or with the
+   * container pipeline, the end marker's arrival (the removal runs in the background).
+   */
   teardown_ms: z.number().nonnegative(),
   /** Log verdict, parsing and grading on the host. */
   parse_ms: z.number().nonnegative(),

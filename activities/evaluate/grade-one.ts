@@ -1,7 +1,16 @@
 import type Docker from 'dockerode';
 import type { EvalTask, GradedInstance, GradeTimings } from '../../contracts/evaluate';
 import type { TestScope } from '../../contracts/task';
-import { gradeRun, patchApplied, recordedTestScope, runTaskTests, type TestRunTimings } from '../grading';
+import type { RunOptions, RunPipeline } from '../build/docker';
+import {
+  gradeRun,
+  patchApplied,
+  recordedTestScope,
+  runTaskTests,
+  taskRunOptions,
+  type TestRunOptions,
+  type TestRunTimings,
+} from '../grading';
 import { isEmptyPatch } from './predictions';
 import { classify } from './reports';
 import { imageTag } from './tasks';
@@ -51,18 +60,43 @@ export async function resolveImageId(docker: Docker, tag: string): Promise<strin
   }
 }
 
+/** The test run that grades `patch` on `task` (without a runner). */
+export function gradeTestRun(task: EvalTask, patch: string, opts: GradeRunOptions): TestRunOptions {
+  return {
+    image: imageTag(task),
+    task,
+    config: task.install_config,
+    scope: opts.scope ?? recordedTestScope(task),
+    patch,
+    timeoutMs: opts.timeoutMs,
+    limits: opts.limits,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.labels ? { labels: opts.labels } : {}),
+  };
+}
+
+/**
+ * The container run of {@link gradePatch} for `patch` on `task` (timed, as gradePatch runs it):
+ * what a {@link RunPipeline} is told to prepare ahead, keyed on the instance id.
+ */
+export function gradeContainerRun(task: EvalTask, patch: string, opts: GradeRunOptions): RunOptions {
+  return taskRunOptions(gradeTestRun(task, patch, opts), true);
+}
+
 /**
  * Grades one non-empty patch in a fresh container of the task's image (no network, resource
  * limits): SWE-bench's apply fall-through, test files the patch touches reset to the base, the
  * test patch applied, the tests run (the task's test scope: the files `test_patch` touches, or the suite); then swebench 5.0.2's verdict ({@link gradeRun}: official
  * parser, `get_logs_eval`, `get_eval_tests_report`) with bottega's strict check beside it. A container that cannot be started or
- * fails under the run is an infra failure, not a verdict.
+ * fails under the run is an infra failure, not a verdict. With `pipeline`, the container is the one
+ * it prepared for the instance id ({@link gradeContainerRun}), removed in the background.
  */
 export async function gradePatch(
   docker: Docker,
   task: EvalTask,
   patch: string,
-  opts: GradeRunOptions
+  opts: GradeRunOptions,
+  pipeline?: RunPipeline
 ): Promise<GradedInstance> {
   const id = task.instance_id;
   if (isEmptyPatch(patch)) return emptyPatchResult(id);
@@ -70,21 +104,9 @@ export async function gradePatch(
   let split: TestRunTimings | undefined;
   let log;
   try {
-    log = await runTaskTests(
-      docker,
-      {
-        image: imageTag(task),
-        task,
-        config: cfg,
-        scope: opts.scope ?? recordedTestScope(task),
-        patch,
-        timeoutMs: opts.timeoutMs,
-        limits: opts.limits,
-        ...(opts.signal ? { signal: opts.signal } : {}),
-        ...(opts.labels ? { labels: opts.labels } : {}),
-      },
-      (t) => (split = t)
-    );
+    const run = gradeTestRun(task, patch, opts);
+    if (pipeline) run.runner = (o) => pipeline.run(id, o);
+    log = await runTaskTests(docker, run, (t) => (split = t));
   } catch (e) {
     // A cancelled grading is no verdict and no infra failure: the cancellation propagates.
     opts.signal?.throwIfAborted();

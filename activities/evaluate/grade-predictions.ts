@@ -6,8 +6,16 @@ import type { Logger } from 'pino';
 import type { EvalRunReport, EvalTask, GradedInstance, Prediction } from '../../contracts/evaluate';
 import { checkName, modelNameProblem, unsafeName } from '../../contracts/safe-names';
 import { loggerFor } from '../logger';
+import { RunPipeline, type RunPipelineStats } from '../build/docker';
 import { cacheable, cacheKey, GradeCache } from './grade-cache';
-import { emptyPatchResult, gradePatch, infraFailureResult, resolveImageId, type GradeRunOptions } from './grade-one';
+import {
+  emptyPatchResult,
+  gradeContainerRun,
+  gradePatch,
+  infraFailureResult,
+  resolveImageId,
+  type GradeRunOptions,
+} from './grade-one';
 import { isEmptyPatch } from './predictions';
 import { buildRunReport, instanceReportJson, modelSlug } from './reports';
 import { imageTag } from './tasks';
@@ -28,6 +36,12 @@ export interface EvaluateOptions {
   cacheDir: string | null;
   /** Predictions graded at once (each in its own container). */
   concurrency: number;
+  /**
+   * Grading containers prepared ahead of their turn while others run (created, files copied in,
+   * started with the script held, removed in the background; default: twice `concurrency`); 0 runs
+   * each in turn without the pipeline (create, start, wait, remove: `runInContainer`).
+   */
+  ahead?: number;
   run: GradeRunOptions;
   logger?: Logger;
   /** Called as each prediction finishes. */
@@ -43,7 +57,16 @@ export interface EvaluateResult {
   /** Ids whose result came from the cache. */
   reusedIds: string[];
   wallMs: number;
+  /** What the container pipeline did off the critical path (prepare and removal times); null with `ahead` 0. */
+  pipeline: RunPipelineStats | null;
 }
+
+type CacheKey = ReturnType<typeof cacheKey>;
+
+/** A prediction's outcome known without running anything, or the grading it needs. */
+type Plan =
+  | { p: Prediction; result: GradedInstance; reused: boolean; key: string | null }
+  | { p: Prediction; task: EvalTask; patch: string; key: CacheKey };
 
 function writeInstanceFiles(dir: string, p: Prediction, r: GradedInstance, reused: boolean, key: string | null): void {
   rmSync(dir, { recursive: true, force: true });
@@ -93,40 +116,42 @@ export async function evaluatePredictions(opts: EvaluateOptions): Promise<Evalua
   let graded = 0;
   let done = 0;
 
-  const gradeOne = async (p: Prediction): Promise<void> => {
+  const imageIds = new Map<string, Promise<string | null>>();
+  const plan = async (p: Prediction): Promise<Plan> => {
     const task = opts.tasks.get(p.instance_id);
     if (!task) throw new Error(`no task for prediction ${p.instance_id}`);
-    let result: GradedInstance;
-    let reused = false;
-    let key: string | null = null;
-    if (isEmptyPatch(p.model_patch)) result = emptyPatchResult(p.instance_id);
-    else {
-      const patch = p.model_patch!;
-      let imageId: string | null = null;
-      let infra: GradedInstance | null = null;
-      try {
-        imageId = await resolveImageId(opts.docker, imageTag(task));
-        if (!imageId) infra = infraFailureResult(p.instance_id, 'image_missing', `image ${imageTag(task)} not found`);
-      } catch (e) {
-        infra = infraFailureResult(p.instance_id, 'container_failed', (e as Error).message);
-      }
-      if (infra || !imageId) result = infra!;
-      else {
-        const k = cacheKey(task, patch, imageId);
-        key = cache ? k.key : null;
-        const hit = cache?.get(k.key) ?? null;
-        if (hit && hit.instance_id === p.instance_id) {
-          result = hit;
-          reused = true;
-          reusedIds.push(p.instance_id);
-        } else {
-          result = await gradePatch(opts.docker, task, patch, opts.run);
-          graded++;
-          if (cache && cacheable(result)) cache.put(k.key, k.inputs, result);
-          else key = null;
-        }
-      }
+    if (isEmptyPatch(p.model_patch)) return { p, result: emptyPatchResult(p.instance_id), reused: false, key: null };
+    const patch = p.model_patch!;
+    const tag = imageTag(task);
+    let imageId: string | null;
+    try {
+      if (!imageIds.has(tag)) imageIds.set(tag, resolveImageId(opts.docker, tag));
+      imageId = await imageIds.get(tag)!;
+    } catch (e) {
+      return {
+        p,
+        result: infraFailureResult(p.instance_id, 'container_failed', (e as Error).message),
+        reused: false,
+        key: null,
+      };
     }
+    if (!imageId)
+      return {
+        p,
+        result: infraFailureResult(p.instance_id, 'image_missing', `image ${tag} not found`),
+        reused: false,
+        key: null,
+      };
+    const k = cacheKey(task, patch, imageId);
+    const hit = cache?.get(k.key) ?? null;
+    if (hit && hit.instance_id === p.instance_id) {
+      reusedIds.push(p.instance_id);
+      return { p, result: hit, reused: true, key: k.key };
+    }
+    return { p, task, patch, key: k };
+  };
+
+  const finish = (p: Prediction, result: GradedInstance, reused: boolean, key: string | null): void => {
     if (result.outcome === 'infra_failure') log.warn({ instance: p.instance_id, reason: result.reason }, result.log);
     else log.debug({ instance: p.instance_id, outcome: result.outcome, reason: result.reason, reused }, 'graded');
     results.set(p.instance_id, result);
@@ -135,8 +160,38 @@ export async function evaluatePredictions(opts: EvaluateOptions): Promise<Evalua
     opts.onResult?.(result, { reused, done: ++done, total: opts.predictions.length });
   };
 
-  // Settle every grading before rethrowing (e.g. an abort): each removes its container first.
-  const settled = await Promise.allSettled(opts.predictions.map((p) => limit(() => gradeOne(p))));
+  const gradeOne = async (x: Plan): Promise<void> => {
+    if ('result' in x) return finish(x.p, x.result, x.reused, x.key);
+    const result = await gradePatch(opts.docker, x.task, x.patch, opts.run, pipeline);
+    graded++;
+    const stored = cache !== null && cacheable(result);
+    if (stored) cache.put(x.key.key, x.key.inputs, result);
+    finish(x.p, result, false, stored ? x.key.key : null);
+  };
+
+  // Images and cache first (no container), so that the gradings can be announced in their order
+  // and the next ones' containers prepared while others run.
+  const plans: Plan[] = [];
+  for (const p of opts.predictions) plans.push(await plan(p));
+  const ahead = Math.max(0, opts.ahead ?? 2 * opts.concurrency);
+  const pipeline =
+    ahead === 0
+      ? undefined
+      : new RunPipeline(opts.docker, {
+          ahead,
+          ...(opts.run.signal ? { signal: opts.run.signal } : {}),
+          logger: log,
+        });
+  let settled: PromiseSettledResult<void>[];
+  try {
+    for (const x of plans)
+      if (!('result' in x)) pipeline?.announce(x.p.instance_id, gradeContainerRun(x.task, x.patch, opts.run));
+    // Settle every grading before rethrowing (e.g. an abort): each removes its container first.
+    settled = await Promise.allSettled(plans.map((x) => limit(() => gradeOne(x))));
+  } finally {
+    // Prepared containers not run, and the background removals: gone before this returns or throws.
+    await pipeline?.close();
+  }
   const failed = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
   if (failed) throw failed.reason;
   const report = buildRunReport({
@@ -149,5 +204,12 @@ export async function evaluatePredictions(opts: EvaluateOptions): Promise<Evalua
   mkdirSync(opts.outDir, { recursive: true });
   const reportPath = join(opts.outDir, `${model}.${opts.runId}.json`);
   writeFileSync(reportPath, JSON.stringify(report, null, 4));
-  return { report, reportPath, results, reusedIds: reusedIds.sort(), wallMs: performance.now() - t0 };
+  return {
+    report,
+    reportPath,
+    results,
+    reusedIds: reusedIds.sort(),
+    wallMs: performance.now() - t0,
+    pipeline: pipeline?.stats ?? null,
+  };
 }

@@ -12,4 +12,4 @@ export * from './parsers/index';
 export { strictCheck } from './strict';
 export { judgeLog, testExitCode, testSection } from './verdict';
 export * from './test-directives';
-export { runTaskTests, type TestRunOptions, type TestRunTask, type TestRunTimings } from './run-tests';
+export { runTaskTests, taskRunOptions, type TestRunOptions, type TestRunTask, type TestRunTimings } from './run-tests';

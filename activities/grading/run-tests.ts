@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import type { InstallConfig, RunLog, TestScope } from '../../contracts';
-import { runInContainer, type ContainerFile } from '../build/docker';
+import { runInContainer, type ContainerFile, type RunOptions, type RunResult } from '../build/docker';
 import { buildApplyPatchScript, buildEvalScript } from './eval-script';
 import { scopedTestCommand } from './test-directives';
 
@@ -12,7 +12,10 @@ export interface TestRunTimings {
   patchApplyMs: number;
   /** The eval script: reset test files, apply test_patch, run the tests. */
   testRunMs: number;
-  /** The script's end until the log was back on the host (container exit and removal). */
+  /**
+   * The script's end until the log was back on the host (container exit and removal; with a
+   * `RunPipeline` runner, until its end marker arrived: the removal runs in the background).
+   */
   teardownMs: number;
   totalMs: number;
 }
@@ -76,6 +79,50 @@ export interface TestRunOptions {
   signal?: AbortSignal;
   /** Labels of the container (e.g. `bottega.experiment`), besides `bottega.kind=run`. */
   labels?: Record<string, string>;
+  /**
+   * Runs the container (default: {@link runInContainer}); grading passes a `RunPipeline`'s, whose
+   * container was prepared ahead from {@link taskRunOptions} of the same options.
+   */
+  runner?: (run: RunOptions) => Promise<RunResult>;
+}
+
+/**
+ * The container run of {@link runTaskTests}: script, files (eval script, candidate patch) and
+ * limits; with `timed`, the script prints the clock marks of the timings split.
+ */
+export function taskRunOptions(opts: TestRunOptions, timed: boolean): RunOptions {
+  const evalScript = buildEvalScript({
+    baseCommit: opts.task.base_commit,
+    testPatch: opts.task.test_patch,
+    testCmd: scopedTestCommand(opts.task, opts.config, opts.scope ?? 'suite'),
+    envVars: opts.config.env_vars,
+  });
+  // The eval script (which carries test_patch) and the candidate patch go in as files through the
+  // archive API: in the command line they would hit the 128 KiB argument limit.
+  const files: ContainerFile[] = [{ path: '/tmp/eval.sh', content: evalScript }];
+  if (opts.patch !== null)
+    files.push(
+      { path: '/tmp/candidate.patch', content: opts.patch },
+      { path: '/tmp/apply.sh', content: buildApplyPatchScript('/tmp/candidate.patch') }
+    );
+  const script = [
+    ...(timed ? [clockLine('start')] : []),
+    ...(opts.patch !== null ? ['bash /tmp/apply.sh || exit 1'] : []),
+    ...(timed
+      ? [clockLine('applied'), 'bash /tmp/eval.sh', 'rc=$?', clockLine('tested'), 'exit $rc']
+      : ['bash /tmp/eval.sh']),
+  ].join('\n');
+  return {
+    image: opts.image,
+    script,
+    files,
+    timeoutMs: opts.timeoutMs,
+    limits: opts.limits,
+    network: false,
+    ...(opts.env ? { env: opts.env } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.labels ? { labels: opts.labels } : {}),
+  };
 }
 
 /**
@@ -92,40 +139,10 @@ export async function runTaskTests(
   opts: TestRunOptions,
   onTimings?: (t: TestRunTimings) => void
 ): Promise<RunLog> {
-  const evalScript = buildEvalScript({
-    baseCommit: opts.task.base_commit,
-    testPatch: opts.task.test_patch,
-    testCmd: scopedTestCommand(opts.task, opts.config, opts.scope ?? 'suite'),
-    envVars: opts.config.env_vars,
-  });
   const timed = onTimings !== undefined;
-  // The eval script (which carries test_patch) and the candidate patch go in as files through the
-  // archive API: in the command line they would hit the 128 KiB argument limit.
-  const files: ContainerFile[] = [{ path: '/tmp/eval.sh', content: evalScript }];
-  if (opts.patch !== null)
-    files.push(
-      { path: '/tmp/candidate.patch', content: opts.patch },
-      { path: '/tmp/apply.sh', content: buildApplyPatchScript('/tmp/candidate.patch') }
-    );
-  const script = [
-    ...(timed ? [clockLine('start')] : []),
-    ...(opts.patch !== null ? ['bash /tmp/apply.sh || exit 1'] : []),
-    ...(timed
-      ? [clockLine('applied'), 'bash /tmp/eval.sh', 'rc=$?', clockLine('tested'), 'exit $rc']
-      : ['bash /tmp/eval.sh']),
-  ].join('\n');
+  const run = taskRunOptions(opts, timed);
   const t0 = Date.now();
-  const r = await runInContainer(docker, {
-    image: opts.image,
-    script,
-    files,
-    timeoutMs: opts.timeoutMs,
-    limits: opts.limits,
-    network: false,
-    ...(opts.env ? { env: opts.env } : {}),
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    ...(opts.labels ? { labels: opts.labels } : {}),
-  });
+  const r = await (opts.runner ? opts.runner(run) : runInContainer(docker, run));
   if (!timed) return { exitCode: r.exitCode, timedOut: r.timedOut, output: r.output };
   const { marks, output } = takeClock(r.output);
   onTimings(splitTimings(t0, Date.now(), marks));

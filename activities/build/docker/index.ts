@@ -22,5 +22,7 @@ export {
 export { cloneAndScrub, assertNoFutureCommits } from './git-scrub';
 export { buildInstanceImage, type InstanceImageOptions, type InstanceImageResult } from './instance-image';
 export { runInContainer, execInContainer, type RunOptions, type RunResult, type ExecResult } from './run';
+export { prepareRun, type PreparedRun } from './prepared-run';
+export { RunPipeline, type RunPipelineOptions, type RunPipelineStats } from './run-pipeline';
 export { envImageTag, instanceImageTag, contentHash, canonicalJson, directoryDigest } from './tags';
 export { putFiles, filesArchive, type ContainerFile } from './put-files';

@@ -62,23 +62,7 @@ export async function runInContainer(docker: Docker, opts: RunOptions): Promise<
   opts.signal?.throwIfAborted();
   const started = Date.now();
   const sink = new OutputSink(opts.maxOutputBytes ?? 8 * 1024 * 1024);
-  const container = await docker.createContainer({
-    Image: opts.image,
-    Cmd: mergedBash(opts.script),
-    Env: Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`),
-    ...(opts.workdir ? { WorkingDir: opts.workdir } : {}),
-    Tty: false,
-    AttachStdout: true,
-    AttachStderr: true,
-    Labels: { ...opts.labels, 'bottega.kind': 'run' },
-    HostConfig: {
-      NetworkMode: opts.network ? 'bridge' : 'none',
-      NanoCpus: Math.round(opts.limits.cpus * 1e9),
-      Memory: opts.limits.memoryMb * 1024 * 1024,
-      MemorySwap: opts.limits.memoryMb * 1024 * 1024,
-      PidsLimit: opts.limits.pids,
-    },
-  });
+  const container = await docker.createContainer(runContainerSpec(opts, mergedBash(opts.script)));
   let timedOut = false;
   let exitCode: number | null = null;
   const abort = abortWait(opts.signal);
@@ -119,6 +103,30 @@ export async function runInContainer(docker: Docker, opts: RunOptions): Promise<
     await container.remove({ force: true, v: true }).catch(() => {});
   }
   return { exitCode, output: sink.text(), timedOut, durationMs: Date.now() - started, containerId: container.id };
+}
+
+/**
+ * The engine's create request of a {@link runInContainer}-style container running `cmd`: limits,
+ * network off unless asked, `bottega.kind=run` label. Shared with {@link prepareRun}.
+ */
+export function runContainerSpec(opts: RunOptions, cmd: string[]): Docker.ContainerCreateOptions {
+  return {
+    Image: opts.image,
+    Cmd: cmd,
+    Env: Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`),
+    ...(opts.workdir ? { WorkingDir: opts.workdir } : {}),
+    Tty: false,
+    AttachStdout: true,
+    AttachStderr: true,
+    Labels: { ...opts.labels, 'bottega.kind': 'run' },
+    HostConfig: {
+      NetworkMode: opts.network ? 'bridge' : 'none',
+      NanoCpus: Math.round(opts.limits.cpus * 1e9),
+      Memory: opts.limits.memoryMb * 1024 * 1024,
+      MemorySwap: opts.limits.memoryMb * 1024 * 1024,
+      PidsLimit: opts.limits.pids,
+    },
+  };
 }
 
 export interface ExecOptions {
@@ -202,7 +210,7 @@ function mergedBash(script: string): string[] {
 }
 
 /** Collects output; beyond `max` bytes keeps the first and last halves. */
-class OutputSink extends Writable {
+export class OutputSink extends Writable {
   private readonly head: Buffer[] = [];
   private headBytes = 0;
   private tail: Buffer[] = [];

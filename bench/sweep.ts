@@ -5,11 +5,13 @@
  * - that each shared stage ran once (mine: once for the sweep; versus the same arms started
  *   directly with the same window, where every arm in the first window mines);
  * - history lengths and sizes against Temporal's warn limits, and any history-limit warning in
- *   the server's log during the run;
+ *   the log of the server the bench used during the run (bench/server-log.ts: its own dev server's
+ *   output with `--own-server`, `--server-log FILE`, or infra/dev.sh's log when that server is the
+ *   one at TEMPORAL_ADDRESS; with none of them the bench refuses to start);
  * - the coordinator's overhead per arm: the same arms with every stage cached, as a sweep versus
  *   started directly by a client with the same concurrency (the reference, measured in the same run).
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -28,6 +30,8 @@ import { createWorkers } from '../workers/worker';
 import { makeSweepRepo } from './sweep-repo';
 import { startSweep } from '../cli/sweep';
 import { formatTable, num } from './table';
+import { startBenchDevServer, type BenchDevServer } from './dev-server';
+import { historyWarnings, locateServerLog, logOffset, type ServerLog } from './server-log';
 
 /** Temporal server defaults (dynamic config limit.historyCount.warn / limit.historySize.warn). */
 const WARN_EVENTS = 10_240;
@@ -56,6 +60,8 @@ export async function runSweepBench(argv: string[]): Promise<number> {
       arms: { type: 'string', default: '8' },
       parallel: { type: 'string', default: '4' },
       'keep-temp': { type: 'boolean', default: false },
+      'own-server': { type: 'boolean', default: false },
+      'server-log': { type: 'string' },
     },
   });
   const prs = Number(o.prs);
@@ -65,10 +71,50 @@ export async function runSweepBench(argv: string[]): Promise<number> {
     console.error('--prs N > 0, --arms an even number >= 2, --parallel K > 0');
     return 2;
   }
-  const address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
-  const home = resolve(process.env.BOTTEGA_HOME ?? '.bottega');
-  const serverLog = join(home, 'logs', 'temporal.log');
-  const logOffset = existsSync(serverLog) ? statSync(serverLog).size : 0;
+  if (o['own-server'] && o['server-log'] !== undefined) {
+    console.error("--own-server and --server-log exclude each other: the bench reads its own server's log");
+    return 2;
+  }
+  // The history-warning check reads the log of the server actually used; no log, no run.
+  let own: BenchDevServer | undefined;
+  const ownDir = o['own-server'] ? mkdtempSync(join(tmpdir(), 'bottega-bench-sweep-server-')) : undefined;
+  try {
+    let address = process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233';
+    let serverLog: ServerLog;
+    try {
+      if (ownDir) {
+        own = await startBenchDevServer(ownDir);
+        address = own.address;
+        serverLog = own.log;
+      } else {
+        serverLog = locateServerLog({
+          address,
+          serverLog: o['server-log'],
+          home: resolve(process.env.BOTTEGA_HOME ?? '.bottega'),
+          devPort: Number(process.env.BOTTEGA_TEMPORAL_PORT ?? 7233),
+        });
+      }
+    } catch (e) {
+      console.error((e as Error).message);
+      return 3;
+    }
+    console.log(`Temporal at ${address}; server log ${serverLog.file} (${serverLog.origin})`);
+    return await runSweepOn(address, serverLog, { prs, armCount, parallel, keepTemp: o['keep-temp'] ?? false });
+  } finally {
+    await own?.stop();
+    if (ownDir && !o['keep-temp']) rmSync(ownDir, { recursive: true, force: true });
+    else if (ownDir) console.log(`kept ${ownDir}`);
+  }
+}
+
+/** The sweep bench against the server at `address`, whose log is `serverLog`. */
+async function runSweepOn(
+  address: string,
+  serverLog: ServerLog,
+  opts: { prs: number; armCount: number; parallel: number; keepTemp: boolean }
+): Promise<number> {
+  const { prs, armCount, parallel } = opts;
+  const logStart = logOffset(serverLog);
   let connection: Connection;
   try {
     connection = await Connection.connect({ address });
@@ -174,12 +220,7 @@ export async function runSweepBench(argv: string[]): Promise<number> {
     const maxEvents = Math.max(...hist.map((h) => h.events ?? 0));
     const maxBytes = Math.max(...hist.map((h) => h.bytes));
     const sweepHist = hist.filter((h) => h.workflowId === `${tag}-sweep`);
-    const warnings = existsSync(serverLog)
-      ? readFileSync(serverLog, 'utf8')
-          .slice(logOffset)
-          .split('\n')
-          .filter((l) => /(history (size|count) exceeds|exceeds.*(warn|error) limit)/i.test(l))
-      : null;
+    const warnings = historyWarnings(serverLog, logStart);
 
     const docs = (r: ExperimentResult) =>
       (r.stages.mine?.result as { summary?: { samples?: number; task_candidates?: number } }).summary;
@@ -211,16 +252,18 @@ export async function runSweepBench(argv: string[]): Promise<number> {
         `the cold sweep: ${sweepHist.map((h) => `${h.events} events`).join(', ')}`
     );
     console.log(
-      warnings === null
-        ? `history-limit warnings: server log ${serverLog} not found (is the server from infra/dev.sh?)`
-        : `history-limit warnings in the server log during the run: ${warnings.length}`
+      `history-limit warnings in the server log (${serverLog.file}) during the run: ${warnings.length}` +
+        warnings
+          .slice(0, 5)
+          .map((l) => `\n  ${l.slice(0, 300)}`)
+          .join('')
     );
     const ok =
       ranCount(cold.arms, 'mine') === 1 &&
       ranCount(cold.arms, 'mix') === armCount &&
       maxEvents < WARN_EVENTS &&
       maxBytes < WARN_BYTES &&
-      (warnings?.length ?? 0) === 0;
+      warnings.length === 0;
     console.log(ok ? '\nOK: each shared stage ran once, no history near its limits' : '\nFAILED: see above');
     return ok ? 0 : 1;
   } finally {
@@ -228,7 +271,7 @@ export async function runSweepBench(argv: string[]): Promise<number> {
     await running;
     await native.close();
     await connection.close();
-    if (!o['keep-temp']) rmSync(tmp, { recursive: true, force: true });
+    if (!opts.keepTemp) rmSync(tmp, { recursive: true, force: true });
     else console.log(`kept ${tmp}`);
   }
 }

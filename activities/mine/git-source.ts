@@ -26,6 +26,7 @@ import { LinkedIssue, PrRecord } from '../../contracts/pr';
 import type { CommitFileDiff, FileStatus, PrCommit, RelevantFile, SkippedFile } from '../../contracts/pr';
 import { parseIssueRefs } from './issue-links';
 import { stripBom } from '../text-input';
+import { SideFileCache } from './side-file-cache';
 
 /** Numbers given to merges whose message names no PR: 1_000_000 + index in the merge list. */
 export const SYNTHETIC_PR_BASE = 1_000_000;
@@ -90,10 +91,25 @@ const IssueLine = z.object({
 export async function loadIssuesFile(file: string): Promise<Map<number, LinkedIssue>> {
   let text: string;
   try {
-    text = stripBom(await readFile(file, 'utf8'));
+    text = await readFile(file, 'utf8');
   } catch (e) {
     throw new Error(`cannot read issues file ${file}: ${(e as Error).message}`);
   }
+  return parseIssues(text, file);
+}
+
+/**
+ * Parsed issues files, once per worker process and content (see side-file-cache.ts): every page
+ * of a git source used to re-read and re-validate the whole file. Values are shared: read-only.
+ */
+export const issuesFileCache = new SideFileCache<ReadonlyMap<number, LinkedIssue>>(
+  (bytes, file) => parseIssues(bytes.toString('utf8'), file),
+  { what: 'issues file' }
+);
+
+/** Parses issues JSONL text (a leading BOM is ignored); errors name `file` and the line. */
+function parseIssues(raw: string, file: string): Map<number, LinkedIssue> {
+  const text = stripBom(raw);
   const out = new Map<number, LinkedIssue>();
   text.split('\n').forEach((line, i) => {
     if (!line.trim()) return;
@@ -652,8 +668,8 @@ export async function listGitPrs(
   } catch {
     throw new Error(`git source ${src.repo}: ref ${JSON.stringify(ref)} does not resolve to a commit in ${repo}`);
   }
-  const issues = src.issues_file
-    ? await loadIssuesFile(resolve(opts.baseDir ?? process.cwd(), src.issues_file))
+  const issues: ReadonlyMap<number, LinkedIssue> = src.issues_file
+    ? await issuesFileCache.get(resolve(opts.baseDir ?? process.cwd(), src.issues_file))
     : new Map<number, LinkedIssue>();
 
   const merges = await listMerges(repo, head);

@@ -7,35 +7,20 @@
  * `--python` picks an interpreter that already has it).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gradeContainerRun } from '../activities/evaluate/grade-one';
 import { imageTag } from '../activities/evaluate/tasks';
 import { gradeRun } from '../activities/grading';
 import type { EvalTask, GradeTimings } from '../contracts/evaluate';
+import { benchPython } from './venv';
 
 const REF_PACKAGES = ['docker==7.1.0'];
 
-const log = (s: string): void => void process.stderr.write(`${s}\n`);
-
 /** A Python with docker-py: `explicit`, else the bench venv (created on first use). */
 export function ensurePeerPython(explicit: string | undefined): { python: string; error?: string } {
-  if (explicit) return { python: explicit };
-  const home = resolve(process.env.BOTTEGA_HOME ?? '.bottega');
-  const venv = join(home, 'venvs', 'bench-eval');
-  const py = join(venv, 'bin', 'python');
-  const ok = (): boolean => existsSync(py) && spawnSync(py, ['-c', 'import docker'], { stdio: 'ignore' }).status === 0;
-  if (ok()) return { python: py };
-  log(`installing ${REF_PACKAGES.join(' ')} into ${venv} (first use) ...`);
-  mkdirSync(join(home, 'venvs'), { recursive: true });
-  if (!existsSync(py)) {
-    const v = spawnSync(process.env.PYTHON ?? 'python3', ['-m', 'venv', venv], { stdio: 'inherit' });
-    if (v.status !== 0) return { python: py, error: `python3 -m venv ${venv} failed` };
-  }
-  const pip = spawnSync(py, ['-m', 'pip', 'install', '-q', ...REF_PACKAGES], { stdio: 'inherit' });
-  if (pip.status !== 0 || !ok()) return { python: py, error: `pip install ${REF_PACKAGES.join(' ')} failed` };
-  return { python: py };
+  return benchPython(explicit, 'bench-eval', REF_PACKAGES, 'docker');
 }
 
 /** One prediction for the peer: its task (for the image, eval script and grading) and patch. */

@@ -53,6 +53,7 @@ import {
 } from '../activities/mix/minhash';
 import { baseDocuments, dedupCorpus, writeJsonlCorpus, type DedupCorpus } from './mix-corpus';
 import { formatTable, num } from './table';
+import { benchPython } from './venv';
 
 const REF_PACKAGES = ['rensa==0.5.0', 'datasketch==2.0.0'];
 
@@ -146,22 +147,7 @@ function trueJaccard(a: string, b: string, size: number): number {
 
 /** A Python with rensa and datasketch: `--python`, else the bench venv (created on first use). */
 export function ensureRefPython(explicit: string | undefined): { python: string; error?: string } {
-  if (explicit) return { python: explicit };
-  const home = resolve(process.env.BOTTEGA_HOME ?? '.bottega');
-  const venv = join(home, 'venvs', 'bench-mix');
-  const py = join(venv, 'bin', 'python');
-  const ok = (): boolean =>
-    existsSync(py) && spawnSync(py, ['-c', 'import rensa, datasketch'], { stdio: 'ignore' }).status === 0;
-  if (ok()) return { python: py };
-  log(`installing ${REF_PACKAGES.join(' ')} into ${venv} (first use) ...`);
-  mkdirSync(join(home, 'venvs'), { recursive: true });
-  if (!existsSync(py)) {
-    const v = spawnSync(process.env.PYTHON ?? 'python3', ['-m', 'venv', venv], { stdio: 'inherit' });
-    if (v.status !== 0) return { python: py, error: `python3 -m venv ${venv} failed` };
-  }
-  const pip = spawnSync(py, ['-m', 'pip', 'install', '-q', ...REF_PACKAGES], { stdio: 'inherit' });
-  if (pip.status !== 0 || !ok()) return { python: py, error: `pip install ${REF_PACKAGES.join(' ')} failed` };
-  return { python: py };
+  return benchPython(explicit, 'bench-mix', REF_PACKAGES, 'rensa, datasketch');
 }
 
 async function writeLines(path: string, lines: string[]): Promise<void> {

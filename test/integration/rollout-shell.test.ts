@@ -5,6 +5,7 @@ import type Docker from 'dockerode';
 import { ensureBaseImage } from '../../activities/build/docker';
 import { filesArchive } from '../../activities/build/docker/put-files';
 import { startContainerRuntime, ToolEnvError, type ToolRuntime } from '../../activities/rollout/tools';
+import { rawExec } from '../../bench/timing';
 import { dockerOrSkip } from '../helpers/docker';
 
 /**
@@ -107,17 +108,6 @@ describe('rollout tools: persistent shell', { skip: probe.skip ?? false }, () =>
     const rt = await start();
     const [c] = await ourContainers();
     const container = docker.getContainer(c!.Id);
-    const rawExec = async (): Promise<void> => {
-      const exec = await container.exec({ Cmd: ['true'], AttachStdout: true, AttachStderr: true });
-      const stream = await exec.start({ hijack: true, stdin: false });
-      await new Promise<void>((done) => {
-        stream.on('end', done);
-        stream.on('close', done);
-        stream.on('error', () => done());
-        stream.resume();
-      });
-      await exec.inspect();
-    };
     const shell: number[] = [];
     const raw: number[] = [];
     for (let i = 0; i < 15; i++) {
@@ -125,7 +115,7 @@ describe('rollout tools: persistent shell', { skip: probe.skip ?? false }, () =>
       assert.equal((await bash(rt, 'true')).exitCode, 0);
       shell.push(performance.now() - t0);
       t0 = performance.now();
-      await rawExec();
+      await rawExec(container);
       raw.push(performance.now() - t0);
     }
     const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -54,7 +54,7 @@ describe('build fixtures', () => {
     const wt = checkout(t);
     assert.ok(apply(wt, t.test_patch), 'the test patch applies');
     // Isolated from the host: no ini files above the checkout, no PYTEST_ADDOPTS, no plugins
-    // auto-loaded from the host's site-packages.
+    // auto-loaded from the host's site-packages, no bytecode cache.
     const pytest = () =>
       spawnSync(
         'python3',
@@ -62,7 +62,15 @@ describe('build fixtures', () => {
         {
           cwd: wt,
           encoding: 'utf8',
-          env: { ...process.env, PYTEST_ADDOPTS: '', PYTEST_DISABLE_PLUGIN_AUTOLOAD: '1', PYTHONPATH: '' },
+          env: {
+            ...process.env,
+            PYTEST_ADDOPTS: '',
+            PYTEST_DISABLE_PLUGIN_AUTOLOAD: '1',
+            PYTHONPATH: '',
+            // The gold patch turns `a - b` into `a + b`: same size, often the same mtime second, so a
+            // .pyc written by the first run would be taken as fresh and the old code would run again.
+            PYTHONDONTWRITEBYTECODE: '1',
+          },
         }
       );
     // The whole output goes into each message: a failure here must say what pytest printed.

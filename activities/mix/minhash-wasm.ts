@@ -1,7 +1,7 @@
 /**
  * The WebAssembly kernel of {@link MinHasher} (activities/mix/minhash.ts): hashes the words of a
  * text and its shingles into bins with the same arithmetic as the pure TypeScript path, bit for
- * bit, in about half the CPU time. Source: `minhash.wat` next to this file; the committed
+ * bit, in about a third of the CPU time. Source: `minhash.wat` next to this file; the committed
  * `minhash.wasm` is rebuilt from it by `npm run build:wasm` (npm `wabt`), and
  * test/unit/mix-minhash-wasm.test.ts checks that the rebuild gives the same bytes and that both
  * paths give identical signatures.
@@ -43,7 +43,19 @@ interface KernelExports {
   memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
   naCount: { readonly value: number };
   sawFeff: { readonly value: number };
-  words(text: number, n: number, wa: number, wb: number, na: number, seedA: number, seedB: number): number;
+  words(
+    text: number,
+    n: number,
+    wa: number,
+    wb: number,
+    na: number,
+    bm: number,
+    sp: number,
+    s0: number,
+    s1: number,
+    s2: number,
+    s3: number
+  ): number;
   shingles(
     wa: number,
     wb: number,
@@ -65,7 +77,7 @@ const SIG_AT = 1 << 18;
 
 /**
  * Largest text (UTF-16 code units) the kernel takes; longer ones go to the pure path. Bounds the
- * kernel's memory (about 12 bytes per code unit, kept for reuse) to about 200 MB.
+ * kernel's memory (about 16 bytes per code unit, kept for reuse) to about 270 MB.
  */
 const MAX_UNITS = 1 << 24;
 
@@ -112,18 +124,23 @@ export class MinHashWasmKernel {
   }
 
   /**
-   * Writes `text` into memory and hashes its words; returns the word count, or -1 when the text
-   * is too long for the kernel or contains U+FEFF (see minhash.ts: the pure path lower-cases such
-   * texts whole). Layout: the code unit table (256 KiB), signature (4k bytes),
-   * occupancy (k), text (2n + a sentinel), word hashes (2 × 4 per word), list of words to re-hash
-   * (12 per word).
+   * Writes `text` into memory and hashes its words with the four lane seeds; returns the word
+   * count, or -1 when the text is too long for the kernel or contains U+FEFF (see minhash.ts: the
+   * pure path lower-cases such texts whole). Layout: the code unit table (256 KiB), signature
+   * (4k bytes), occupancy (k), text (2 bytes per unit, padded to whole 16 units plus 16),
+   * whitespace bitmap (a byte per block, in 8-byte words, plus 8), positions of units to re-hash (4 per unit), word
+   * hashes (2 × 4 per word), list of words to re-hash (12 per word).
    */
-  hashWords(text: string, seedA: number, seedB: number): number {
+  hashWords(text: string, seeds: readonly [number, number, number, number]): number {
     const n = text.length;
     if (n > MAX_UNITS) return -1;
     const maxWords = (n >> 1) + 1;
-    const textAt = (SIG_AT + 5 * this.k + 7) & ~7;
-    this.wa = (textAt + 2 * n + 2 + 7) & ~7; // 4-aligned: read back through an Int32Array
+    const padded = ((n + 15) & ~15) + 16;
+    const textAt = (SIG_AT + 5 * this.k + 15) & ~15;
+    const bm = textAt + 2 * padded;
+    // a byte per block, in whole 64-bit windows plus one (minhash.wat fills the tail)
+    const sp = bm + ((padded / 8 + 15) & ~7);
+    this.wa = sp + 4 * n;
     this.wb = this.wa + 4 * maxWords;
     this.na = this.wb + 4 * maxWords;
     const need = this.na + 12 * maxWords;
@@ -133,7 +150,7 @@ export class MinHashWasmKernel {
       this.views();
     }
     this.buf.write(text, textAt, 'utf16le');
-    const words = this.ex.words(textAt, n, this.wa, this.wb, this.na, seedA, seedB);
+    const words = this.ex.words(textAt, n, this.wa, this.wb, this.na, bm, sp, seeds[0], seeds[1], seeds[2], seeds[3]);
     return this.ex.sawFeff.value ? -1 : words;
   }
 

@@ -21,17 +21,19 @@
  * MinHash (PyPI `datasketch`'s `MinHash`, `rensa`'s `RMinHash`); `npm run bench -- mix` compares
  * speed and the pairs found with both.
  *
- * **Hashes.** Each word is lower-cased and hashed once over its UTF-16 code units (two independent
- * 32-bit multiplicative lanes with a murmur3 finaliser; ASCII is lower-cased inline, other words
- * with `toLowerCase`), and a shingle's 64-bit hash is a rolling polynomial over its words' hashes
+ * **Hashes.** Each word is lower-cased (ASCII inline, other words with `toLowerCase`) and hashed
+ * once over its UTF-16 code units with {@link hashUnits}: four 32-bit lanes that each take two
+ * units of every 8-unit chunk (multiply and xor-shift per chunk), combined into two 32-bit hashes
+ * with murmur3's finaliser; a shingle's 64-bit hash is a rolling polynomial over its words' hashes
  * (one per lane, bases ≡ 3 mod 4), finalised, so every character is hashed once whatever the
  * shingle size. Everything is 32-bit integer math (`Math.imul`) on typed arrays: no BigInt, no
  * string building, no allocation per shingle (only a non-ASCII word is copied to lower-case it).
  * Signatures are deterministic for a given seed and parameters, across runs and platforms.
  *
  * **Engines.** The same arithmetic runs either in TypeScript or in a small WebAssembly kernel
- * (`minhash.wat`, compiled to the committed `minhash.wasm`; see `minhash-wasm.ts`), which needs
- * about half the CPU time (`npm run bench -- mix` prints both). The signatures are bit-identical
+ * (`minhash.wat`, compiled to the committed `minhash.wasm`; see `minhash-wasm.ts`; SIMD: 8 code
+ * units per step to lower-case and find whitespace, one vector step per word of up to 8 units),
+ * which needs about a third of the CPU time (`npm run bench -- mix` prints both). The signatures are bit-identical
  * (checked on random texts by test/unit/mix-minhash-wasm.test.ts); the kernel is used when
  * WebAssembly is available (option `engine` / env `BOTTEGA_MINHASH_ENGINE`: `auto`, `wasm` or
  * `js`), and texts with U+FEFF or over 16 M code units take the pure path.
@@ -158,6 +160,55 @@ function rotl(x: number, r: number): number {
   return (x << r) | (x >>> (32 - r));
 }
 
+/**
+ * The word hash: the `len` lower-cased code units in `u` are cut into chunks of 8 (the last
+ * padded with zeros); lane `j` (of four, seeded with `seeds[j]`) takes units 2j (low half) and
+ * 2j+1 (high half) of every chunk as one 32-bit value `x`: `lane = (lane ^ x) * K[j]` (K =
+ * 0xcc9e2d51, 0x1b873593, 0x85ebca6b, 0xc2b2ae35), then
+ * `lane ^= lane >>> 15`. The two hashes are murmur3-finalised linear combinations of the lanes
+ * and the length, written to `out[0]` and `out[1]`. This is what the WebAssembly kernel computes
+ * with one 128-bit vector per chunk (minhash.wat `words`), so a typical word is one vector step
+ * instead of a multiply per character.
+ */
+export function hashUnits(u: Uint16Array, len: number, seeds: readonly number[], out: Int32Array): void {
+  let v0 = seeds[0]!;
+  let v1 = seeds[1]!;
+  let v2 = seeds[2]!;
+  let v3 = seeds[3]!;
+  // whole chunks, then the last (partial or whole) one, whose missing units are zeros
+  let c = 0;
+  for (; c + 8 < len; c += 8) {
+    v0 = Math.imul(v0 ^ (u[c]! | (u[c + 1]! << 16)), 0xcc9e2d51);
+    v0 ^= v0 >>> 15;
+    v1 = Math.imul(v1 ^ (u[c + 2]! | (u[c + 3]! << 16)), 0x1b873593);
+    v1 ^= v1 >>> 15;
+    v2 = Math.imul(v2 ^ (u[c + 4]! | (u[c + 5]! << 16)), 0x85ebca6b);
+    v2 ^= v2 >>> 15;
+    v3 = Math.imul(v3 ^ (u[c + 6]! | (u[c + 7]! << 16)), 0xc2b2ae35);
+    v3 ^= v3 >>> 15;
+  }
+  const r = len - c;
+  const x0 = u[c]! | (r > 1 ? u[c + 1]! << 16 : 0);
+  const x1 = r > 2 ? u[c + 2]! | (r > 3 ? u[c + 3]! << 16 : 0) : 0;
+  const x2 = r > 4 ? u[c + 4]! | (r > 5 ? u[c + 5]! << 16 : 0) : 0;
+  const x3 = r > 6 ? u[c + 6]! | (r > 7 ? u[c + 7]! << 16 : 0) : 0;
+  v0 = Math.imul(v0 ^ x0, 0xcc9e2d51);
+  v0 ^= v0 >>> 15;
+  v1 = Math.imul(v1 ^ x1, 0x1b873593);
+  v1 ^= v1 >>> 15;
+  v2 = Math.imul(v2 ^ x2, 0x85ebca6b);
+  v2 ^= v2 >>> 15;
+  v3 = Math.imul(v3 ^ x3, 0xc2b2ae35);
+  v3 ^= v3 >>> 15;
+  out[0] = fmix32(
+    (((v0 + Math.imul(v1, 0x9e3779b1)) | 0) + ((Math.imul(v2, 0x85ebca77) + Math.imul(v3, 0xc2b2ae3d)) | 0)) ^ len
+  );
+  out[1] = fmix32(
+    ((((Math.imul(v0, 0x27d4eb2f) + Math.imul(v1, 0x165667b1)) | 0) + ((v2 + Math.imul(v3, 0xd3a2646d)) | 0)) | 0) +
+      Math.imul(len, 0x7feb352d)
+  );
+}
+
 /** Whitespace as JavaScript's `\s`: ASCII 9–13 and 32 are tested inline, the rest here. */
 function isWideSpace(c: number): boolean {
   return (
@@ -231,6 +282,8 @@ export class MinHasher {
   private readonly shift: number; // k a power of two: bin = hi >>> shift; else -1
   private readonly seedA: number;
   private readonly seedB: number;
+  /** The word hash's four lane seeds (see {@link hashUnits}). */
+  private readonly lanes: readonly [number, number, number, number];
   private readonly seedX: number;
   private readonly seedY: number;
   private readonly seedD: number;
@@ -238,6 +291,9 @@ export class MinHasher {
   private readonly wa: Int32Array;
   private readonly wb: Int32Array;
   private readonly occ: Uint8Array;
+  /** Scratch: the units of the word being hashed (grown on demand), and its two hashes. */
+  private units: Uint16Array = new Uint16Array(256);
+  private readonly wordHash = new Int32Array(2);
   private readonly pas: number; // PA^shingleSize
   private readonly pbs: number;
   private readonly kernel: MinHashWasmKernel | undefined;
@@ -255,6 +311,12 @@ export class MinHasher {
     const hi = Math.floor(p.seed / 4294967296) | 0;
     this.seedA = fmix32(s ^ 0x243f6a88 ^ Math.imul(hi, 0x9e3779b1));
     this.seedB = fmix32((s + 0x13198a2e) ^ Math.imul(hi, 0x85ebca77));
+    this.lanes = [
+      this.seedA | 0,
+      this.seedB | 0,
+      fmix32(this.seedA ^ 0x3c6ef372) | 0,
+      fmix32(this.seedB ^ 0xa54ff53a) | 0,
+    ];
     this.seedX = fmix32(this.seedA ^ 0x3707344a);
     this.seedY = fmix32(this.seedB ^ 0x4093822f);
     this.seedD = fmix32(this.seedX ^ 0x299f31d0);
@@ -304,8 +366,8 @@ export class MinHasher {
     let words = 0;
     let shingleCount = 0;
     let i = 0;
-    const seedA = this.seedA;
-    const seedB = this.seedB;
+    const lanes = this.lanes;
+    let units = this.units;
     const seedX = this.seedX;
     const seedY = this.seedY;
     const shift = this.shift;
@@ -325,35 +387,24 @@ export class MinHasher {
         i++;
         continue;
       }
-      // hash one word
-      let a = seedA;
-      let b = seedB;
+      // one word: its units, lower-cased (ASCII inline), into the scratch buffer
       const start = i;
       let high = 0;
+      let len = 0;
       do {
         if (c >= 65 && c <= 90) c += 32;
         high |= c;
-        a = Math.imul(a ^ c, 0x01000193);
-        b = Math.imul((((b << 7) | (b >>> 25)) + c) | 0, 0x5bd1e995);
+        if (len === units.length) units = this.growUnits();
+        units[len++] = c;
         i++;
         if (i >= n) break;
         c = t.charCodeAt(i);
       } while (!(c === 32 || (c >= 9 && c <= 13) || (c >= 0xa0 && isWideSpace(c))));
-      let len = i - start;
-      if (high > 127) {
-        // a non-ASCII word: hash its toLowerCase() instead
-        const w = t.slice(start, i).toLowerCase();
-        len = w.length;
-        a = seedA;
-        b = seedB;
-        for (let j = 0; j < len; j++) {
-          const d = w.charCodeAt(j);
-          a = Math.imul(a ^ d, 0x01000193);
-          b = Math.imul((((b << 7) | (b >>> 25)) + d) | 0, 0x5bd1e995);
-        }
-      }
-      const ha = fmix32(a ^ len);
-      const hb = fmix32(b + Math.imul(len, 0x27d4eb2f));
+      // a non-ASCII word: its toLowerCase() instead
+      if (high > 127) len = this.setUnits(t.slice(start, i).toLowerCase());
+      hashUnits(this.units, len, lanes, this.wordHash);
+      const ha = this.wordHash[0]!;
+      const hb = this.wordHash[1]!;
       wa[words & ring] = ha;
       wb[words & ring] = hb;
       // rolling polynomial hash of the last `size` word hashes, one per lane
@@ -383,20 +434,13 @@ export class MinHasher {
 
   /** {@link signatureInto} on the WebAssembly kernel; -1 when the kernel declines the text (U+FEFF, too long). */
   private signatureWasm(kernel: MinHashWasmKernel, text: string, out: Uint32Array): number {
-    const words = kernel.hashWords(text, this.seedA, this.seedB);
+    const words = kernel.hashWords(text, this.lanes);
     if (words < 0) return -1;
     // words the kernel cannot lower-case (surrogates, Σ, İ): hashed here over their toLowerCase(), as the pure path does
     for (let i = 0, n = kernel.rehashCount; i < n; i++) {
       const [w, start, end] = kernel.rehashWord(i);
-      const lw = text.slice(start, end).toLowerCase();
-      let a = this.seedA;
-      let b = this.seedB;
-      for (let j = 0; j < lw.length; j++) {
-        const d = lw.charCodeAt(j);
-        a = Math.imul(a ^ d, 0x01000193);
-        b = Math.imul((((b << 7) | (b >>> 25)) + d) | 0, 0x5bd1e995);
-      }
-      kernel.setWord(w, fmix32(a ^ lw.length), fmix32(b + Math.imul(lw.length, 0x27d4eb2f)));
+      hashUnits(this.units, this.setUnits(text.slice(start, end).toLowerCase()), this.lanes, this.wordHash);
+      kernel.setWord(w, this.wordHash[0]!, this.wordHash[1]!);
     }
     const size = this.params.shingleSize;
     let count: number;
@@ -417,6 +461,21 @@ export class MinHasher {
       );
     this.densify(out);
     return count;
+  }
+
+  /** Doubles the word scratch buffer, keeping its contents. */
+  private growUnits(): Uint16Array {
+    const u = new Uint16Array(this.units.length * 2);
+    u.set(this.units);
+    return (this.units = u);
+  }
+
+  /** Puts the code units of `w` into the word scratch buffer; returns its length. */
+  private setUnits(w: string): number {
+    while (this.units.length < w.length) this.growUnits();
+    const u = this.units;
+    for (let j = 0; j < w.length; j++) u[j] = w.charCodeAt(j);
+    return w.length;
   }
 
   /** Hashes the shingle of `count` words starting at word index `first` (short texts: `first + count` ≤ shingleSize) into its bin. */

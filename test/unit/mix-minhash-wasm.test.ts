@@ -44,6 +44,10 @@ const WORDS = [
   'z\udc00',
   '\u007f\u009f\u00a1',
   '[\u0130]',
+  // over one 8-unit chunk, and over a 64-unit bitmap window
+  'self.assertEqual(response.status_code,',
+  'ÄÖÜäöü_long_Σ_word_with_context',
+  'x'.repeat(70) + 'Y'.repeat(71),
 ];
 const SPACES = [' ', ' ', ' ', '  ', '\t', '\n', '\r\n', '\u00a0', '\u2003', '\u200a', '\u3000', '\u2028', '\u2029'];
 const SPACES_RARE = ['\u1680', '\u202f', '\u205f', '\v\f', '\ufeff'];

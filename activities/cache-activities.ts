@@ -58,6 +58,11 @@ export interface PlanStageInput {
    * the stage runs. Absent in histories of older workflow code: nothing is verified then.
    */
   inputs?: StageInputRef[];
+  /**
+   * Inputs of the stage that are neither its config nor an upstream artifact (the build stage's
+   * local repositories from the mine stage's git sources): part of the key. Absent in chain runs.
+   */
+  keyExtra?: Record<string, unknown>;
 }
 
 /** The plan for a stage: its cache key, where to write, and a cached result when one is usable. */
@@ -166,7 +171,7 @@ async function planStageWork(
   const key = stepCacheKey({
     stage: input.stage,
     version: STAGE_VERSIONS[input.stage],
-    input: config,
+    input: input.keyExtra ? { config, ...input.keyExtra } : config,
     upstream: input.upstream,
     environment: await environmentOf(input.stage, spec),
   });

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ExperimentSpec, describeIssues, type InputProblem } from '../contracts';
+import { ExperimentSpec, describeIssues, stageEdges, type InputProblem } from '../contracts';
 import { stripBom } from '../activities/text-input';
 
 /** Result of loading a spec file: the parsed spec, or the problems to print (one per line). */
@@ -31,7 +31,8 @@ export function validateSpec(value: unknown, baseDir: string): LoadedSpec {
   const r = ExperimentSpec.safeParse(value);
   if (!r.success) return { ok: false, problems: describeIssues(r.error) };
   const spec = r.data;
-  const problems: InputProblem[] = [];
+  // Stages reading from a stage the experiment does not have (the graph's missing producers).
+  const problems: InputProblem[] = [...stageEdges(spec).problems];
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   spec.mine?.sources.forEach((s, i) => {
     if (s.type !== 'git') return;

@@ -23,3 +23,4 @@ export * from './sweep';
 export * from './sweep-expand';
 export * from './limits';
 export * from './run-warnings';
+export * from './dag';

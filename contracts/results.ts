@@ -77,6 +77,10 @@ export const StageOutcome = z.strictObject({
 });
 export type StageOutcome = z.infer<typeof StageOutcome>;
 
+/** What happened to a stage of the experiment's graph. */
+export const DagStatus = z.enum(['waiting', 'running', 'ran', 'cached', 'failed', 'not_started', 'cancelled']);
+export type DagStatus = z.infer<typeof DagStatus>;
+
 export const ExperimentResult = z.strictObject({
   experimentId: z.string(),
   stages: z.record(z.string(), StageOutcome),
@@ -85,5 +89,15 @@ export const ExperimentResult = z.strictObject({
    * Optional: results recorded before it existed have none (`experimentWarnings` recomputes them).
    */
   warnings: z.array(RunWarning).optional(),
+  /**
+   * The experiment's graph as it ran: the stages each stage reads from, and each stage's status.
+   * Absent for runs started before the DAG (they ran their stages in a chain).
+   */
+  dag: z
+    .strictObject({
+      needs: z.record(z.string(), z.array(z.string())),
+      status: z.record(z.string(), DagStatus),
+    })
+    .optional(),
 });
 export type ExperimentResult = z.infer<typeof ExperimentResult>;

@@ -28,6 +28,16 @@ export const ExperimentSpec = z
     store: StoreConfig.prefault({}),
     /** Stages to rerun even when the step cache holds a result for the same inputs. */
     force: z.array(StageName).default([]),
+    /**
+     * How stages are scheduled: `dag` starts each stage as soon as the stages it reads from are done
+     * (independent branches side by side); `chain` runs one stage at a time in the graph's order.
+     */
+    schedule: z.enum(['dag', 'chain']).default('dag'),
+    /**
+     * When a stage fails: `continue` lets independent branches finish (their results are cached for a
+     * rerun); `cancel` cancels them. Stages reading from the failed one never start either way.
+     */
+    on_failure: z.enum(['continue', 'cancel']).default('continue'),
     mine: MineConfig.optional(),
     build: BuildConfig.optional(),
     rollout: RolloutConfig.optional(),

@@ -13,6 +13,10 @@ import {
   ParentClosePolicy,
   patched,
   getExternalWorkflowHandle,
+  CancellationScope,
+  CancelledFailure,
+  condition,
+  isCancellation,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import {
@@ -34,16 +38,18 @@ import {
   INVALID_SPEC,
   warningsOfStages,
   EXPERIMENT_ID_TAKEN,
+  type DagStatus,
 } from '../contracts';
+import { dependentsOf, stageGraph, type StageGraph } from '../contracts/dag';
 import { mdTable, mdText, mdWorkflowLink } from './markdown';
-import { EXPERIMENT_ID_PATCH, slugId, stageDoneSignal, VISIBILITY_PATCH } from './signals';
+import { EXPERIMENT_DAG_PATCH, EXPERIMENT_ID_PATCH, slugId, stageDoneSignal, VISIBILITY_PATCH } from './signals';
 import { buildStageWorkflow } from './build';
 import { rolloutStageWorkflow } from './rollout';
 import { mixStageWorkflow } from './mix';
 import { trainStageWorkflow } from './train';
 import { evaluateStageWorkflow } from './evaluate';
 import { mineStageWorkflow } from './mine';
-import { stageInputs } from './stage-inputs';
+import { gitSourcePaths, stageInputs } from './stage-inputs';
 
 // --- Activities ---
 
@@ -68,13 +74,19 @@ const { experimentIdHolder } = proxyActivities<Activities>({
 // --- Queries ---
 
 /** Status of one stage as the progress query reports it. */
-export type StageStatus = 'pending' | 'planning' | 'running' | 'cached' | 'completed' | 'failed' | 'skipped';
+export type StageStatus =
+  'pending' | 'planning' | 'running' | 'cached' | 'completed' | 'failed' | 'skipped' | 'not_started' | 'cancelled';
 
 /** What the `progress` query returns. */
 export interface ExperimentProgress {
   experimentId: string;
+  /** The first running stage (the earliest in the graph's order); see `running` for all. */
   current: StageName | null;
+  /** Stages running now (several when independent branches run side by side). */
+  running?: StageName[];
   stages: Partial<Record<StageName, StageStatus>>;
+  /** The stages each stage reads from (the experiment's DAG); absent for runs started before it. */
+  needs?: Partial<Record<StageName, StageName[]>>;
   /** Workflow id of each stage child, for drilling down in the UI. */
   children: Partial<Record<StageName, string>>;
 }
@@ -119,13 +131,6 @@ function mixInputs(spec: ExperimentSpec, result: ExperimentResult): Record<strin
   return inputs;
 }
 
-/** Local repositories of the mine stage's git sources, by `owner/name` (the build stage reuses them). */
-function gitSourcePaths(spec: ExperimentSpec): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const s of spec.mine?.sources ?? []) if (s.type === 'git') out[s.repo] = s.path;
-  return out;
-}
-
 /**
  * One experiment: runs each configured stage as its own child workflow (`<id>/<stage>`, so a
  * single stage can be reset from the UI), reusing results from the cross-run step cache unless
@@ -143,8 +148,11 @@ export async function experimentWorkflow(rawSpec: ExperimentSpec): Promise<Exper
   // The run behind each stage, linked from the details: its child, or the run the cache took it from.
   const runs: Partial<Record<StageName, { workflowId: string; runId?: string }>> = {};
   const headline = () => {
-    const c = progress.current;
-    if (c) return `${c} ${progress.stages[c]}`;
+    const active = enabled.filter((s) => ['planning', 'running'].includes(progress.stages[s] ?? ''));
+    progress.running = active;
+    progress.current = active[0] ?? null;
+    if (active.length) return active.map((s) => `${s} ${progress.stages[s]}`).join(', ');
+    if (enabled.some((s) => progress.stages[s] === 'failed')) return 'failed';
     return enabled.every((s) => progress.stages[s] === 'cached' || progress.stages[s] === 'completed')
       ? 'done'
       : 'starting';
@@ -194,16 +202,29 @@ export async function experimentWorkflow(rawSpec: ExperimentSpec): Promise<Exper
   if (model && patched(VISIBILITY_PATCH)) upsertSearchAttributes([{ key: SA.BaseModel, value: model }]);
 
   const result: ExperimentResult = { experimentId: spec.id, stages: {} };
-  const upstream: ArtifactRef[] = [];
   const memo: Record<string, Record<string, string>> = {};
 
-  for (const stage of enabled) {
-    progress.current = stage;
+  /**
+   * Plans `stage` (its step-cache key from its config, environment and `keyUpstream`), takes it
+   * from the cache or runs its child workflow, and records the outcome. Throws what the stage threw.
+   */
+  const runStage = async (
+    stage: StageName,
+    keyUpstream: ArtifactRef[],
+    keyExtra?: Record<string, unknown>
+  ): Promise<StageOutcome> => {
     progress.stages[stage] = 'planning';
     show();
     upsertSearchAttributes([{ key: SA.Stage, value: stage }]);
     const inputs = stageInputs(stage, spec, result);
-    const plan = await planStage({ experimentId: spec.id, stage, spec, upstream, inputs });
+    const plan = await planStage({
+      experimentId: spec.id,
+      stage,
+      spec,
+      upstream: keyUpstream,
+      inputs,
+      ...(keyExtra ? { keyExtra } : {}),
+    });
     let outcome: StageOutcome;
     if (plan.hit) {
       progress.stages[stage] = 'cached';
@@ -246,7 +267,6 @@ export async function experimentWorkflow(rawSpec: ExperimentSpec): Promise<Exper
     result.stages[stage] = outcome;
     const refs = artifactRefsIn(outcome.result);
     memo[stage] = Object.fromEntries(Object.entries(refs).map(([k, r]) => [k, r.uri]));
-    upstream.push(...Object.values(refs));
     upsertMemo({ artifacts: memo, [`${stage}Producer`]: outcome.producer });
     if (patched(VISIBILITY_PATCH)) {
       const attrs = visibilityOf(stage, outcome);
@@ -257,6 +277,27 @@ export async function experimentWorkflow(rawSpec: ExperimentSpec): Promise<Exper
           .signal(stageDoneSignal, { experimentId: spec.id, stage, status: outcome.status })
           .catch((e: unknown) => log.warn('could not signal the sweep', { error: String(e) }));
     }
+    return outcome;
+  };
+
+  if (patched(EXPERIMENT_DAG_PATCH)) {
+    let graph: StageGraph;
+    try {
+      graph = stageGraph(spec);
+    } catch (e) {
+      throw invalidSpec(`experiment graph: ${(e as Error).message}`);
+    }
+    progress.needs = graph.needs;
+    await runGraph(graph, spec, result, progress, show, runStage);
+  } else {
+    // Experiments started before the DAG: one stage after another, each keyed on every earlier
+    // stage's artifacts.
+    const upstream: ArtifactRef[] = [];
+    for (const stage of enabled) {
+      progress.current = stage;
+      const outcome = await runStage(stage, [...upstream]);
+      upstream.push(...Object.values(artifactRefsIn(outcome.result)));
+    }
   }
   progress.current = null;
   show();
@@ -266,6 +307,99 @@ export async function experimentWorkflow(rawSpec: ExperimentSpec): Promise<Exper
   for (const w of result.warnings) log.warn('stage produced nothing', { experimentId: spec.id, ...w });
   log.info('experiment finished', { experimentId: spec.id, run: info.runId, warnings: result.warnings.length });
   return result;
+}
+
+/**
+ * Runs the experiment's graph: each stage starts as soon as every stage it reads from is done
+ * (`schedule: chain`: one stage at a time, in the graph's order), keyed on the artifacts of those
+ * stages only. A failed stage marks everything that reads from it (directly or not) not started;
+ * independent branches finish, or with `on_failure: cancel` are cancelled. When all have settled,
+ * `result.dag` says what happened to each stage, and the first failure is rethrown as it came
+ * (so a failed experiment fails with its stage's error, and the finished branches' results are in
+ * the step cache for a rerun).
+ */
+async function runGraph(
+  graph: StageGraph,
+  spec: ExperimentSpec,
+  result: ExperimentResult,
+  progress: ExperimentProgress,
+  show: () => void,
+  runStage: (stage: StageName, keyUpstream: ArtifactRef[], keyExtra?: Record<string, unknown>) => Promise<StageOutcome>
+): Promise<void> {
+  const root = CancellationScope.current();
+  const state = Object.fromEntries(graph.order.map((s) => [s, 'waiting'])) as Record<StageName, DagStatus>;
+  const failures: { stage: StageName; error: unknown }[] = [];
+  const scopes = new Map<StageName, CancellationScope>();
+  const repoPaths = gitSourcePaths(spec);
+  let changes = 0;
+  let cancelling = false;
+  const running = () => graph.order.filter((s) => state[s] === 'running');
+  const notStarted = (s: StageName) => {
+    if (state[s] !== 'waiting') return;
+    state[s] = 'not_started';
+    progress.stages[s] = 'not_started';
+  };
+  const settle = (stage: StageName, error: unknown) => {
+    if ((cancelling || root.consideredCancelled) && isCancellation(error)) {
+      state[stage] = 'cancelled';
+      progress.stages[stage] = 'cancelled';
+    } else {
+      state[stage] = 'failed';
+      failures.push({ stage, error });
+      log.warn('stage failed', { stage, error: String(error) });
+    }
+    for (const d of dependentsOf(graph, stage)) notStarted(d);
+    if (spec.on_failure === 'cancel' && !cancelling && state[stage] === 'failed') {
+      cancelling = true;
+      graph.order.forEach(notStarted);
+      for (const [s, scope] of scopes) if (s !== stage) scope.cancel();
+    }
+  };
+  const launch = (stage: StageName) => {
+    state[stage] = 'running';
+    // The stage's key covers what it reads: the artifacts of the stages it reads from, and for
+    // build the local repositories of the mine stage's git sources (which it clones from).
+    const keyUpstream = graph.needs[stage]!.flatMap((n) => Object.values(artifactRefsIn(result.stages[n]!.result)));
+    const keyExtra = stage === 'build' && Object.keys(repoPaths).length ? { repoPaths } : undefined;
+    const scope = new CancellationScope();
+    scopes.set(stage, scope);
+    scope
+      .run(() => runStage(stage, keyUpstream, keyExtra))
+      .then(
+        (o) => void (state[stage] = o.status),
+        (e: unknown) => settle(stage, e)
+      )
+      .finally(() => {
+        scopes.delete(stage);
+        changes++;
+      });
+  };
+  for (;;) {
+    for (const s of graph.order) {
+      if (state[s] !== 'waiting') continue;
+      if (cancelling || root.consideredCancelled) {
+        notStarted(s);
+        continue;
+      }
+      if (!graph.needs[s]!.every((n) => state[n] === 'ran' || state[n] === 'cached')) continue;
+      if (spec.schedule === 'chain' && running().length) break;
+      launch(s);
+    }
+    show();
+    if (!running().length) break;
+    const seen = changes;
+    // Not cancellable: on cancel, the stages' scopes are cancelled and this waits for them to settle.
+    await CancellationScope.nonCancellable(() => condition(() => changes !== seen));
+  }
+  result.dag = { needs: graph.needs, status: state };
+  upsertMemo({ dag: state });
+  show();
+  const failed = failures.find((f) => !isCancellation(f.error)) ?? failures[0];
+  if (failed) {
+    log.warn('experiment failed', { stage: failed.stage, dag: state });
+    throw failed.error;
+  }
+  if (root.consideredCancelled) throw new CancelledFailure('experiment cancelled');
 }
 
 /** The model an experiment starts from, for the BaseModel search attribute. */

@@ -19,3 +19,10 @@ export { slugId } from '../contracts/experiment-id';
  * id already uses is refused). Experiments that started before it replay without the check.
  */
 export const EXPERIMENT_ID_PATCH = 'experiment-id-owner-v1';
+
+/**
+ * Patch id of the experiment as a DAG (`experimentWorkflow` starts each stage when the stages it
+ * reads from are done, keys each stage on its own inputs only; `sweepWorkflow` signs stages the
+ * same way). Experiments and sweeps that started before it replay the chain.
+ */
+export const EXPERIMENT_DAG_PATCH = 'experiment-dag-v1';

@@ -57,3 +57,10 @@ export function stageInputs(stage: StageName, spec: ExperimentSpec, result: Expe
   }
   return out;
 }
+
+/** Local repositories of the mine stage's git sources, by `owner/name` (the build stage reuses them). */
+export function gitSourcePaths(spec: ExperimentSpec): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const s of spec.mine?.sources ?? []) if (s.type === 'git') out[s.repo] = s.path;
+  return out;
+}

@@ -6,6 +6,7 @@ import {
   continueAsNew,
   defineQuery,
   log,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -30,9 +31,11 @@ import {
   type SweepResult,
   INVALID_SPEC,
 } from '../contracts';
+import { dagSignatures } from '../contracts/dag';
 import { experimentWorkflow } from './experiment';
 import { mdTable, mdText, mdWorkflowLink } from './markdown';
-import { slugId, stageDoneSignal } from './signals';
+import { EXPERIMENT_DAG_PATCH, slugId, stageDoneSignal } from './signals';
+import { gitSourcePaths } from './stage-inputs';
 
 const { priorArms } = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
@@ -85,27 +88,39 @@ export async function sweepWorkflow(input: SweepSpec): Promise<SweepResult> {
     throw ApplicationFailure.create({ type: INVALID_SPEC, nonRetryable: true, message: (e as Error).message });
   }
 
-  // Arms that do not validate fail at once; the rest get their stage signatures.
+  // Arms that do not validate fail at once; the rest get their stage signatures (on the DAG: a
+  // stage's own config and those of the stages it reads from; before it: every earlier stage's).
+  const dag = patched(EXPERIMENT_DAG_PATCH);
+  const signaturesOf = (spec: ExperimentSpec): Partial<Record<StageName, string>> | string => {
+    if (!dag) return stageSignatures(spec);
+    try {
+      return dagSignatures(spec, { build: gitSourcePaths(spec) });
+    } catch (e) {
+      return `invalid spec: ${(e as Error).message}`;
+    }
+  };
   const specs: (ExperimentSpec | null)[] = [];
   const sigs: Partial<Record<StageName, string>>[] = [];
   const arms: ArmStatus[] = sweep.carry?.arms ?? [];
   for (const a of expanded) {
     const parsed = ExperimentSpec.safeParse(a.spec);
-    specs.push(parsed.success ? parsed.data : null);
-    sigs.push(parsed.success ? stageSignatures(parsed.data) : {});
+    const sig = parsed.success ? signaturesOf(parsed.data) : '';
+    const error = !parsed.success
+      ? `invalid spec: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`
+      : typeof sig === 'string'
+        ? sig
+        : undefined;
+    specs.push(error === undefined && parsed.success ? parsed.data : null);
+    sigs.push(typeof sig === 'string' ? {} : sig);
     if (!sweep.carry)
       arms.push({
         index: a.index,
         id: a.id,
         name: a.name,
         params: a.params,
-        state: parsed.success ? 'pending' : 'failed',
+        state: error === undefined ? 'pending' : 'failed',
         stages: {},
-        ...(parsed.success
-          ? {}
-          : {
-              error: `invalid spec: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
-            }),
+        ...(error === undefined ? {} : { error }),
       });
   }
   const done = new Set<string>(sweep.carry?.done ?? []);

@@ -4,6 +4,7 @@
  *
  *   npm run record-histories            # everything (needs Docker and Slurm)
  *   npm run record-histories -- sweep   # only the sweep's histories (cpu only); others are kept
+ *   npm run record-histories -- dag     # only the DAG experiments' histories (needs Docker); others are kept
  *
  * Each history comes from a real run on a local Temporal dev server, saved with
  * `temporal workflow show --output json` (the format the Web UI downloads too).
@@ -50,6 +51,56 @@ async function main(): Promise<void> {
   await worker!.runUntil(async () => {
     const start = (id: string, args: unknown[], type = 'experimentWorkflow') =>
       env.client.workflow.start(type, { workflowId: id, taskQueue: TASK_QUEUES.cpu, args });
+
+    // The experiment as a DAG: mine beside build → rollout, then mix of both; and the same with
+    // mine failing (build → rollout finish, mix never starts). `-- dag` records only these.
+    if (!ONLY || ONLY === 'dag') {
+      const dfx = await makeBuildFixtures(join(home, 'dag-build-fixtures'));
+      const dagTasks = join(home, 'dag-tasks.jsonl');
+      writeFileSync(
+        dagTasks,
+        dfx.tasks
+          .filter((t) => t.instance_id === 'acme__calc-1')
+          .map((t) => JSON.stringify(t))
+          .join('\n') + '\n'
+      );
+      const dagSpec = (id: string, mineOver: Record<string, unknown> = {}) =>
+        fixtureSpec(
+          id,
+          repos,
+          {
+            build: {
+              tasks: { files: [dagTasks] },
+              repo_paths: Object.fromEntries(dfx.repos.map((r) => [r.repo, r.path])),
+              wheelhouse: testWheelhouse(resolve(process.env.BOTTEGA_HOME ?? '.bottega')),
+              validation_runs: 1,
+            },
+            rollout: { policy: 'replay-gold', rollouts_per_task: 1 },
+            mix: {
+              sources: [
+                { name: 'general_prs', from: 'mine.general' },
+                { name: 'traj_pass', from: 'rollout.pass' },
+              ],
+              stages: [{ name: 'mt', seq_len: 1024, sources: [{ source: 'general_prs' }, { source: 'traj_pass' }] }],
+            },
+          },
+          { formats: ['general'], ...mineOver }
+        );
+      const dag = await start('exp-history-dag', [dagSpec('exp-history-dag')]);
+      await dag.result();
+      save('experiment-dag', 'exp-history-dag', dag.firstExecutionRunId);
+      const failing = await start('exp-history-dag-failed', [
+        {
+          ...dagSpec('exp-history-dag-failed', {
+            sources: [{ type: 'git', repo: repos[0]!.repo, path: repos[0]!.path, ref: 'no-such-ref' }],
+          }),
+          force: ['build', 'rollout'],
+        },
+      ]);
+      await failing.result().catch(() => undefined);
+      save('experiment-dag-failed', 'exp-history-dag-failed', failing.firstExecutionRunId);
+      if (ONLY === 'dag') return;
+    }
 
     // A sweep of two arms sharing the mine stage, one arm per run: it continues as new once.
     const sweepBase = fixtureSpec('unused', repos, {

@@ -29,9 +29,11 @@ const idOf = (e: HistoryEvent) => (typeof e.eventId === 'number' ? e.eventId : (
 
 /**
  * Replays a failed step of an experiment: resets the experiment's workflow to just before it
- * planned `stage` (default: the last stage it planned, the one that failed). Every earlier stage
- * keeps its result from history; `stage` is planned again (so a fixed input or environment gives
- * a new cache key) and runs as a new run of `<id>/<stage>`, followed by the stages after it.
+ * planned `stage` (default: the stage that failed; for runs before the DAG, the last stage it
+ * planned). Every stage finished before that point keeps its result from history; `stage` is
+ * planned again (so a fixed input or environment gives a new cache key) and runs as a new run of
+ * `<id>/<stage>`, followed by the stages after it. On the DAG, a branch that was still going at
+ * that point is planned again too, and a stage it had finished since comes from the step cache.
  * Same as the Web UI's Reset on that workflow task, or `temporal workflow reset --event-id`.
  */
 export async function retryExperiment(client: Client, id: string, stage?: StageName): Promise<RetryPoint> {
@@ -57,7 +59,12 @@ export async function retryExperiment(client: Client, id: string, stage?: StageN
     if (input.stage && STAGES.includes(input.stage))
       planned.push({ stage: input.stage, taskEventId: lastCompletedTask });
   }
-  const target = stage ? planned.filter((p) => p.stage === stage).at(-1) : planned.at(-1);
+  // On the DAG several stages are planned side by side: the default is the stage that failed
+  // (the run's memo `dag`), not merely the last one planned.
+  const failed = (d.memo as { dag?: Record<string, string> } | undefined)?.dag;
+  const failedStage = failed ? STAGES.find((s) => failed[s] === 'failed') : undefined;
+  const want = stage ?? failedStage;
+  const target = want ? planned.filter((p) => p.stage === want).at(-1) : planned.at(-1);
   if (!target)
     throw new Error(
       stage

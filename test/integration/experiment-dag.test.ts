@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -9,6 +10,7 @@ import { SweepSpec, TASK_QUEUES, type ExperimentResult, type MineStageResult, ty
 import { makeFixtureRepos, type FixtureRepo } from '../../infra/fixtures/make-repos';
 import { makeBuildFixtures, writeTasksFile } from '../../infra/fixtures/make-build-repos';
 import { startSweep } from '../../cli/sweep';
+import { retryExperiment } from '../../cli/retry';
 import { dockerOrSkip, fixtureBuild } from '../helpers/docker';
 import { fixtureSpec, runWorkers } from '../helpers/stack';
 import { startTemporal } from '../helpers/temporal';
@@ -154,6 +156,26 @@ describe('experiment DAG (real Temporal, Docker, workers)', { skip: 'skip' in pr
     const r = await run(fixed);
     assert.deepEqual(statuses(r), { mine: 'ran', build: 'cached', rollout: 'cached', mix: 'ran' });
     assert.equal(r.stages.rollout!.producer.workflowId, 'exp-dag-fail/rollout');
+  });
+
+  it('bottega retry replays the failed stage; the branch that finished comes from the cache', async () => {
+    const ref = 'dag-retry-ref';
+    const s = spec(
+      'exp-dag-retry',
+      { sources: [{ type: 'git', repo: repos[0]!.repo, path: repos[0]!.path, ref }] },
+      // a store of its own, so that build and rollout really run in the failing run
+      { store: { uri: `file://${join(tmp, 'artifacts-retry')}` } }
+    );
+    await assert.rejects(run(s), WorkflowFailedError);
+    const handle = env.client.workflow.getHandle('exp-dag-retry');
+    const memo = (await handle.describe()).memo as { dag?: Record<string, string> };
+    assert.deepEqual(memo.dag, { mine: 'failed', build: 'ran', rollout: 'ran', mix: 'not_started' });
+    // fix what failed (the ref now exists), then retry with no stage named: the failed one
+    execFileSync('git', ['-C', repos[0]!.path, 'branch', ref]);
+    const point = await retryExperiment(env.client, 'exp-dag-retry');
+    assert.equal(point.stage, 'mine');
+    const r = (await env.client.workflow.getHandle('exp-dag-retry', point.runId).result()) as ExperimentResult;
+    assert.deepEqual(statuses(r), { mine: 'ran', build: 'cached', rollout: 'cached', mix: 'ran' });
   });
 
   it('with on_failure: cancel, a failure cancels the other branch', async () => {

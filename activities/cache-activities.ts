@@ -12,6 +12,7 @@ import {
   StoreConfig,
   parseInput,
   INVALID_SPEC,
+  evaluationsOf,
   type StageName,
 } from '../contracts';
 import { loggerFor } from './logger';
@@ -63,6 +64,8 @@ export interface PlanStageInput {
    * local repositories from the mine stage's git sources): part of the key. Absent in chain runs.
    */
   keyExtra?: Record<string, unknown>;
+  /** The graph node planned (`evaluate.<name>` for a named evaluation; else the stage): for `bottega retry`. */
+  node?: string;
 }
 
 /** The plan for a stage: its cache key, where to write, and a cached result when one is usable. */
@@ -139,8 +142,13 @@ async function environmentOf(stage: StageName, spec: ExperimentSpec): Promise<Re
     for (const [i, b] of m.decontaminate.benchmarks.entries())
       env[`benchmark.${b.name}`] = await inputFileSha(b.path, `mix.decontaminate.benchmarks[${i}].path`);
   }
-  if (stage === 'evaluate' && spec.evaluate && 'path' in spec.evaluate.tasks)
-    env.tasks = await inputFileSha(spec.evaluate.tasks.path, 'evaluate.tasks.path');
+  // (the experiment workflow plans each named evaluation with a spec holding only that one)
+  for (const ev of stage === 'evaluate' ? evaluationsOf(spec.evaluate) : [])
+    if ('path' in ev.config.tasks)
+      env[ev.name === null ? 'tasks' : `tasks.${ev.name}`] = await inputFileSha(
+        ev.config.tasks.path,
+        `${ev.path}.tasks.path`
+      );
   if (stage === 'train' && spec.train?.framework.type === 'reference' && !spec.train.framework.script) {
     // The bundled trainer's code is part of what a checkpoint depends on.
     // (Its top-level sources only: __pycache__ and tests do not change what it computes.)

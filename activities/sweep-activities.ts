@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import pLimit from 'p-limit';
-import type { ArmStatus, ExperimentResult } from '../contracts';
+import { primaryEvalScore, type ArmStatus, type ExperimentResult } from '../contracts';
 import { loggerFor } from './logger';
 
 /** An arm that an earlier run of its sweep completed. */
@@ -35,9 +35,8 @@ export function createSweepActivities() {
               const result = (await handle.result()) as ExperimentResult;
               const stages: PriorArm['stages'] = {};
               for (const [s, o] of Object.entries(result.stages)) stages[s] = o.status;
-              const mean = (result.stages.evaluate?.result as { summary?: { mean?: number } } | undefined)?.summary
-                ?.mean;
-              return { id, stages, ...(typeof mean === 'number' ? { eval_score: mean } : {}) };
+              const mean = primaryEvalScore(result);
+              return { id, stages, ...(mean !== undefined ? { eval_score: mean } : {}) };
             } catch (e) {
               if (e instanceof WorkflowNotFoundError) return null;
               throw e;

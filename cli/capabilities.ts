@@ -1,4 +1,4 @@
-import { STAGES, TASK_QUEUES, type Capability, type ExperimentSpec, type StageName } from '../contracts';
+import { STAGES, TASK_QUEUES, evaluationsOf, type Capability, type ExperimentSpec, type StageName } from '../contracts';
 
 /** What needs each capability: `workflows` or a stage name. Keys in TASK_QUEUES order. */
 export type CapabilityNeeds = Partial<Record<Capability, string[]>>;
@@ -20,8 +20,10 @@ export function stageCapabilities(spec: ExperimentSpec, stage: StageName): Capab
     case 'train':
       return ['cpu', 'slurm'];
     case 'evaluate': {
-      const e = spec.evaluate;
-      const served = e?.policy !== 'replay-gold' && !!e?.model && 'checkpoint' in e.model;
+      // a checkpoint served on the cluster by any of the evaluations needs Slurm
+      const served = evaluationsOf(spec.evaluate).some(
+        ({ config: e }) => e.policy !== 'replay-gold' && !!e.model && 'checkpoint' in e.model
+      );
       return served ? ['cpu', 'docker', 'slurm'] : ['cpu', 'docker'];
     }
   }

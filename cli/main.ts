@@ -15,7 +15,7 @@ import {
 import { neededCapabilities } from './capabilities';
 import { connectClient, workflowUrl } from './client';
 import { DEV_ACTIONS, DEV_SERVICES, devHelpText } from './dev';
-import { EXIT, experimentFailure, runExperiment } from './run';
+import { EXIT, experimentFailure, finalStageLines, runExperiment } from './run';
 import { experimentJsonSchema } from './schema';
 import { loadSpecFile } from './spec-file';
 import { formatExperimentResult } from './summary';
@@ -112,14 +112,37 @@ program
     '--strict',
     `exit ${EXIT.warnings} when the experiment completes with warnings (a stage produced nothing: 0 PRs, a source of only invalid records, 0 validated tasks...); implies --wait`
   )
+  .option(
+    '--dry-run',
+    'validate the spec and print its stage graph (bottega graph) without connecting or starting anything'
+  )
   .action(
     async (
       file: string,
-      o: { wait?: boolean; json?: boolean; id?: string; force?: string; localWorker?: boolean; strict?: boolean }
+      o: {
+        wait?: boolean;
+        json?: boolean;
+        id?: string;
+        force?: string;
+        localWorker?: boolean;
+        strict?: boolean;
+        dryRun?: boolean;
+      }
     ) => {
       const spec = specOrExit(file);
       if (o.id !== undefined) spec.id = idOrExit(file, o.id);
       if (o.force) spec.force = [...new Set([...spec.force, ...forcedStages(o.force)])];
+      if (o.dryRun) {
+        const { dryRunText } = await import('./graph');
+        const r = dryRunText(spec);
+        if (!r.ok) {
+          err(`${file}: invalid experiment spec`);
+          for (const p of r.problems) err(`${p.path}: ${p.message}`);
+          process.exit(EXIT.invalid);
+        }
+        out(r.text);
+        return;
+      }
       await withClient(async (client) => {
         let local: import('./local-worker').LocalWorkers | undefined;
         if (o.localWorker) {
@@ -164,18 +187,22 @@ program
   .argument('[stage]', 'stage to run again from (needed when the experiment completed)')
   .option('--wait', 'wait for the new run and print a summary')
   .action(async (id: string, stage: string | undefined, o: { wait?: boolean }) => {
-    if (stage !== undefined && !(STAGES as readonly string[]).includes(stage)) {
-      err(`stage: expected one of ${STAGES.join(', ')}`);
+    if (
+      stage !== undefined &&
+      !(STAGES as readonly string[]).includes(stage) &&
+      !/^evaluate\.[a-z0-9_-]+$/.test(stage)
+    ) {
+      err(`stage: expected one of ${STAGES.join(', ')}, or evaluate.<name> for a named evaluation`);
       process.exit(EXIT.invalid);
     }
     const { retryExperiment } = await import('./retry');
     const { watchWorkers } = await import('./worker-check');
     await withClient(async (client) => {
-      const p = await retryExperiment(client, id, stage as (typeof STAGES)[number] | undefined);
+      const p = await retryExperiment(client, id, stage);
       err(`reset ${id} to before its ${p.stage} stage (event ${p.eventId}): new run ${p.runId}`);
       err(`Web UI: ${workflowUrl(id, p.runId)}`);
       // The replayed stage and the ones after it need their workers.
-      const again = STAGES.slice(STAGES.indexOf(p.stage));
+      const again = STAGES.slice(STAGES.indexOf(p.stage.split('.')[0] as (typeof STAGES)[number]));
       const needs = p.spec ? neededCapabilities(p.spec, again) : { cpu: ['workflows'] };
       const watch = watchWorkers(client, () => needs, { err, remind: true });
       await watch.ready;
@@ -187,6 +214,7 @@ program
         const failure = experimentFailure(e, id);
         if (!failure) throw e;
         err(failure.message);
+        for (const l of await finalStageLines(client.workflow.getHandle(id, p.runId))) err(l);
         process.exitCode = failure.code;
       } finally {
         watch.stop();
@@ -222,6 +250,17 @@ program
     const spec = specOrExit(file);
     const stages = STAGES.filter((s) => spec[s] !== undefined);
     out(`${file}: valid (experiment ${spec.id}, stages: ${stages.join(', ') || 'none'})`);
+  });
+
+program
+  .command('graph')
+  .description("print the experiment's DAG: which stage reads what from which (nothing is started)")
+  .argument('<spec>', 'spec file (YAML or JSON)')
+  .option('--mermaid', 'as a Mermaid flowchart (paste into Markdown, GitHub renders it)')
+  .option('--json', 'as JSON: {order, needs, edges}')
+  .action(async (file: string, o: import('./graph').GraphFlags) => {
+    const { graphCommand } = await import('./graph');
+    process.exitCode = graphCommand(file, o, { out, err });
   });
 
 program

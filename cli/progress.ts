@@ -1,4 +1,4 @@
-import { STAGES, type StageName } from '../contracts';
+import { STAGES, type DagStatus, type StageName } from '../contracts';
 import type { ExperimentProgress, StageStatus } from '../workflows/experiment';
 import { describeTrainStage, type TrainStageProgress } from '../workflows/train-progress';
 
@@ -114,9 +114,30 @@ export function bar(fraction: number | null, width = 20): string {
 /** Fraction shown for a stage: its counts while running, full once done, empty before. */
 function fractionOf(status: StageStatus, c: StageCounts | null): number | null {
   if (status === 'completed' || status === 'cached') return 1;
-  if (status === 'pending') return 0;
-  if (!c || c.total === null || c.total === 0) return status === 'failed' ? 0 : null;
+  if (status === 'pending' || status === 'not_started') return 0;
+  if (!c || c.total === null || c.total === 0) return status === 'failed' || status === 'cancelled' ? 0 : null;
   return c.done / c.total;
+}
+
+const DONE: readonly (StageStatus | undefined)[] = ['completed', 'cached'];
+
+/**
+ * How a stage's status reads, with the graph's reason when it has one: a pending stage names the
+ * stages it still waits for, one that never started the stage it reads from that did not finish.
+ */
+function statusText(stage: StageName, p: ExperimentProgress): string {
+  const status = p.stages[stage]!;
+  const needs = p.needs?.[stage] ?? [];
+  if (status === 'pending') {
+    const waits = needs.filter((n) => !DONE.includes(p.stages[n]));
+    return waits.length ? `waiting for ${waits.join(', ')}` : 'pending';
+  }
+  if (status === 'not_started') {
+    const blocked = needs.filter((n) => !DONE.includes(p.stages[n]));
+    const why = blocked.map((n) => `${n} ${(p.stages[n] ?? 'pending').replace('_', ' ')}`);
+    return why.length ? `not started (${why.join(', ')})` : 'not started';
+  }
+  return status;
 }
 
 const STAGE_COL = Math.max(...STAGES.map((s) => s.length)) + 1;
@@ -134,6 +155,9 @@ export function renderProgress(
   nowMs = Date.now()
 ): string[] {
   const lines: string[] = [];
+  // Independent branches of the graph run side by side: say which, above their lines.
+  const running = p.running ?? STAGES.filter((s) => p.stages[s] === 'running' || p.stages[s] === 'planning');
+  if (running.length > 1) lines.push(`${running.length} stages running side by side: ${running.join(', ')}`);
   for (const stage of STAGES) {
     const status = p.stages[stage];
     if (status === undefined || status === 'skipped') continue;
@@ -144,7 +168,7 @@ export function renderProgress(
         ? '…'
         : '';
     lines.push(
-      `${stage.padEnd(STAGE_COL)}[${bar(fractionOf(status, c), width)}]  ${counts ? `${counts}  ` : ''}${status}`
+      `${stage.padEnd(STAGE_COL)}[${bar(fractionOf(status, c), width)}]  ${counts ? `${counts}  ` : ''}${statusText(stage, p)}`
     );
   }
   return lines;
@@ -183,4 +207,53 @@ export class ProgressPrinter {
     }
     this.previous = lines;
   }
+}
+
+/** A stage's final status as the experiment's graph records it (memo `dag`, ExperimentResult.dag). */
+export type FinalStatus = DagStatus;
+
+/** Final statuses from the last `progress` answer, for runs without the memo `dag` (started before the DAG). */
+export function finalFromProgress(p: ExperimentProgress): Partial<Record<StageName, FinalStatus>> {
+  const map: Partial<Record<StageStatus, FinalStatus>> = {
+    completed: 'ran',
+    cached: 'cached',
+    failed: 'failed',
+    cancelled: 'cancelled',
+    not_started: 'not_started',
+    pending: 'not_started',
+    planning: 'running',
+    running: 'running',
+  };
+  const out: Partial<Record<StageName, FinalStatus>> = {};
+  for (const s of STAGES) {
+    const f = map[p.stages[s] ?? 'skipped'];
+    if (f) out[s] = f;
+  }
+  return out;
+}
+
+/**
+ * What a failed (or cancelled) experiment did with each stage, one line per stage in pipeline
+ * order: `  build     failed`, `  rollout   not started (reads from build)`. Printed by `run
+ * --wait` and `retry --wait` after the failure, so the user sees which stages ran, were cached,
+ * failed or never started (and that a rerun takes the finished ones from the step cache).
+ */
+export function formatFinalStages(
+  status: Partial<Record<string, FinalStatus>>,
+  needs: Partial<Record<string, string[]>> = {}
+): string[] {
+  // Graph nodes are stages or named evaluations (`evaluate.base`): pipeline order, then by name.
+  const rank = (n: string) => (STAGES as readonly string[]).indexOf(n.split('.')[0]!);
+  const nodes = Object.keys(status)
+    .filter((n) => status[n] !== undefined)
+    .sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+  if (!nodes.length) return [];
+  const col = Math.max(STAGE_COL, ...nodes.map((n) => n.length + 1));
+  const lines = nodes.map((s) => {
+    const st = status[s]!;
+    const blocked = (needs[s] ?? []).filter((n) => status[n] !== 'ran' && status[n] !== 'cached');
+    const why = st === 'not_started' && blocked.length ? ` (reads from ${blocked.join(', ')})` : '';
+    return `  ${s.padEnd(col)}${st.replace('_', ' ')}${why}`;
+  });
+  return ['stages:', ...lines];
 }

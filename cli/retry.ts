@@ -4,7 +4,8 @@ import { ExperimentSpec, STAGES, type StageName } from '../contracts';
 
 /** Where `retryExperiment` reset an experiment. */
 export interface RetryPoint {
-  stage: StageName;
+  /** The stage, or `evaluate.<name>` for a named evaluation. */
+  stage: string;
   /** The WorkflowTaskCompleted event the experiment was reset to. */
   eventId: number;
   /** The new run (same workflow id). */
@@ -36,7 +37,7 @@ const idOf = (e: HistoryEvent) => (typeof e.eventId === 'number' ? e.eventId : (
  * that point is planned again too, and a stage it had finished since comes from the step cache.
  * Same as the Web UI's Reset on that workflow task, or `temporal workflow reset --event-id`.
  */
-export async function retryExperiment(client: Client, id: string, stage?: StageName): Promise<RetryPoint> {
+export async function retryExperiment(client: Client, id: string, stage?: string): Promise<RetryPoint> {
   const handle = client.workflow.getHandle(id);
   const d = await handle.describe();
   if (d.type !== 'experimentWorkflow') throw new Error(`${id} is a ${d.type}, not an experiment`);
@@ -49,20 +50,20 @@ export async function retryExperiment(client: Client, id: string, stage?: StageN
   const history = await client.workflow.getHandle(id, d.runId).fetchHistory();
   const events = (history.events ?? []) as HistoryEvent[];
   let lastCompletedTask = 0;
-  const planned: { stage: StageName; taskEventId: number }[] = [];
+  const planned: { stage: string; taskEventId: number }[] = [];
   for (const e of events) {
     if (e.workflowTaskCompletedEventAttributes) lastCompletedTask = idOf(e);
     const a = e.activityTaskScheduledEventAttributes;
     if (a?.activityType?.name !== 'planStage') continue;
     const data = a.input?.payloads?.[0]?.data;
-    const input = data ? (JSON.parse(Buffer.from(data).toString('utf8')) as { stage?: StageName }) : {};
+    const input = data ? (JSON.parse(Buffer.from(data).toString('utf8')) as { stage?: StageName; node?: string }) : {};
     if (input.stage && STAGES.includes(input.stage))
-      planned.push({ stage: input.stage, taskEventId: lastCompletedTask });
+      planned.push({ stage: input.node ?? input.stage, taskEventId: lastCompletedTask });
   }
   // On the DAG several stages are planned side by side: the default is the stage that failed
   // (the run's memo `dag`), not merely the last one planned.
   const failed = (d.memo as { dag?: Record<string, string> } | undefined)?.dag;
-  const failedStage = failed ? STAGES.find((s) => failed[s] === 'failed') : undefined;
+  const failedStage = failed ? Object.keys(failed).find((s) => failed[s] === 'failed') : undefined;
   const want = stage ?? failedStage;
   const target = want ? planned.filter((p) => p.stage === want).at(-1) : planned.at(-1);
   if (!target)

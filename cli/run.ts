@@ -5,7 +5,9 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { z } from 'zod';
 import {
+  DagStatus,
   EXPERIMENT_ID_TAKEN,
   INVALID_SPEC,
   SA,
@@ -18,7 +20,7 @@ import {
 import type { ExperimentProgress } from '../workflows/experiment';
 import { neededCapabilities } from './capabilities';
 import { workflowUrl } from './client';
-import { ProgressPrinter, renderProgress } from './progress';
+import { finalFromProgress, formatFinalStages, ProgressPrinter, renderProgress } from './progress';
 import { watchWorkers } from './worker-check';
 
 /**
@@ -109,6 +111,7 @@ export async function runExperiment(
     const failure = experimentFailure(e, spec.id);
     if (!failure) throw e;
     opts.err(failure.message);
+    for (const l of await finalStageLines(handle, last)) opts.err(l);
     return { code: failure.code };
   }
   watch?.stop();
@@ -140,6 +143,27 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** Rejects after `ms`: a query to a closed workflow needs a worker to answer, which may be gone. */
 const within = <T>(p: Promise<T>, ms: number) =>
   Promise.race([p, sleep(ms).then(() => Promise.reject(new Error('timed out')))]);
+
+/**
+ * Each stage's final status after a failed run, as lines for stderr ({@link formatFinalStages}):
+ * from the workflow's memo `dag` (written when its graph settled), else from the `progress` answer
+ * (`last`, or asked now; runs started before the DAG). Empty when neither can be read.
+ */
+export async function finalStageLines(handle: WorkflowHandle, last?: ExperimentProgress): Promise<string[]> {
+  let status: Partial<Record<string, DagStatus>> | undefined;
+  try {
+    const memo = (await within(handle.describe(), 5000)).memo;
+    const dag = z.record(z.string(), DagStatus).safeParse(memo?.dag);
+    if (dag.success) status = dag.data;
+  } catch {
+    // The server is unreachable: fall back to what the progress query said last.
+  }
+  // The graph's edges (to say what a stage that never started reads): ask the closed run when the
+  // caller has no progress answer (retry --wait); a worker answers from its history.
+  const p = last ?? (await within(handle.query<ExperimentProgress>('progress'), 5000).catch(() => undefined));
+  status ??= p ? finalFromProgress(p) : undefined;
+  return status ? formatFinalStages(status, p?.needs ?? {}) : [];
+}
 
 /**
  * Polls the experiment's `progress` query and the running stage's own one every second and
@@ -185,7 +209,7 @@ function followProgress(
       const status = p.stages[stage];
       // Drill into the running stage's own progress query for counts; once more when it has ended.
       if (status === 'running') details[stage] = await stageProgress(child, stage);
-      else if ((status === 'completed' || status === 'failed') && !settled.has(stage)) {
+      else if ((status === 'completed' || status === 'failed' || status === 'cancelled') && !settled.has(stage)) {
         settled.add(stage);
         details[stage] = await stageProgress(child, stage);
       }

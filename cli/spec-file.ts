@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ExperimentSpec, describeIssues, stageEdges, type InputProblem } from '../contracts';
+import { ExperimentSpec, describeIssues, evaluationsOf, stageEdges, type InputProblem } from '../contracts';
 import { stripBom } from '../activities/text-input';
 
 /** Result of loading a spec file: the parsed spec, or the problems to print (one per line). */
@@ -81,8 +81,10 @@ export function validateSpec(value: unknown, baseDir: string): LoadedSpec {
   spec.mix?.decontaminate.benchmarks.forEach((b) => {
     if (local(b.path)) b.path = abs(b.path);
   });
-  const t = spec.evaluate?.tasks;
-  if (t && 'path' in t && local(t.path)) t.path = abs(t.path);
+  for (const ev of evaluationsOf(spec.evaluate)) {
+    const t = ev.config.tasks;
+    if ('path' in t && local(t.path)) t.path = abs(t.path);
+  }
   return problems.length ? { ok: false, problems } : { ok: true, spec };
 }
 

@@ -8,7 +8,7 @@ import type {
   EvaluateStageResult,
   RunWarning,
 } from '../contracts';
-import { experimentWarnings } from '../contracts';
+import { evaluationNodes, experimentWarnings } from '../contracts';
 
 const fmt = (n: number) => n.toLocaleString('en-US');
 
@@ -161,7 +161,11 @@ export function formatExperimentResult(
   opts: { link?: (workflowId: string, runId: string) => string } = {}
 ): string {
   const out = [`experiment ${r.experimentId}`];
-  for (const [stage, o] of Object.entries(r.stages)) {
+  // in the graph's order (stages on the DAG finish in any order); nodes that did not run are absent
+  const order = [...new Set([...Object.keys(r.dag?.needs ?? {}), ...Object.keys(r.stages)])];
+  for (const stage of order) {
+    const o = r.stages[stage];
+    if (!o) continue;
     out.push(
       `stage ${stage}: ${o.status === 'cached' ? `reused from cache (produced by ${o.producer.workflowId} run ${o.producer.runId})` : `ran (${o.producer.workflowId})`}`
     );
@@ -171,10 +175,32 @@ export function formatExperimentResult(
     if (stage === 'rollout') out.push(formatRolloutSummary(o.result as RolloutStageResult));
     if (stage === 'mix') out.push(formatMixSummary(o.result as MixStageResult));
     if (stage === 'train') out.push(formatTrainSummary(o.result as TrainStageResult));
-    if (stage === 'evaluate') out.push(formatEvaluateSummary(o.result as EvaluateStageResult));
+    if (stage === 'evaluate' || stage.startsWith('evaluate.'))
+      out.push(formatEvaluateSummary(o.result as EvaluateStageResult));
   }
+  out.push(...formatEvaluationComparison(r));
   out.push(...formatRunWarnings(experimentWarnings(r)));
   return out.join('\n');
+}
+
+/**
+ * Several named evaluations side by side: each one's mean resolved rate with its interval, and its
+ * difference to the first (in points). Nothing when the experiment has fewer than two.
+ */
+export function formatEvaluationComparison(r: Pick<ExperimentResult, 'stages' | 'dag'>): string[] {
+  const evals = evaluationNodes(r)
+    .filter((n) => r.stages[n])
+    .map((n) => ({ node: n, s: (r.stages[n]!.result as EvaluateStageResult).summary }));
+  if (evals.length < 2) return [];
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  const first = evals[0]!;
+  const rows = evals.map(({ node, s }, i) => {
+    const ci = s.ci95 ? `${pct(s.ci95.low)}–${pct(s.ci95.high)}` : '-';
+    const d = (s.mean - first.s.mean) * 100;
+    const diff = i === 0 ? '' : `${d >= 0 ? '+' : ''}${d.toFixed(1)} points vs ${first.node}`;
+    return `  ${node.padEnd(24)} ${s.model.slice(0, 24).padEnd(24)} ${fmt(s.tasks).padStart(6)} tasks × ${s.runs}  ${pct(s.mean).padStart(6)}  ${ci.padEnd(13)} ${diff}`;
+  });
+  return ['evaluations compared (mean resolved rate, 95% CI):', ...rows];
 }
 
 /**

@@ -1,25 +1,35 @@
+import { evaluationsOf, type EvaluateSection } from './evaluate-stage';
 import { STAGES, type StageName } from './spec';
 import { hash53, stableJson } from './sweep-expand';
 
 /**
  * The experiment as a DAG: which stage reads what. Pure (no I/O), so the CLI, the experiment
- * workflow and the sweep workflow compute the same graph from the same spec.
+ * workflow and the sweep workflow compute the same graph from the same spec. A node is a stage
+ * name, or `evaluate.<name>` for each of several named evaluations.
  */
 
-/** One edge: `stage` reads `what` from `from`. */
+/** A node of the graph: a stage, or `evaluate.<name>`. */
+export type DagNode = string;
+
+/** The stage a node runs (`evaluate.base` → `evaluate`). */
+export function nodeStage(node: DagNode): StageName {
+  return node.split('.')[0] as StageName;
+}
+
+/** One edge: `to` reads `what` from `from`. */
 export interface DagEdge {
-  from: StageName;
-  to: StageName;
+  from: DagNode;
+  to: DagNode;
   /** What is read, as the spec names it: `tasks`, `general`, `pass`, `manifests`, `checkpoint`, ... */
   what: string[];
 }
 
-/** The graph of an experiment's enabled stages, in a topological order (pipeline order among ties). */
+/** The graph of an experiment's nodes, in a topological order (pipeline order among ties). */
 export interface StageGraph {
-  /** Enabled stages, each after everything it reads. */
-  order: StageName[];
-  /** Stages each stage reads from (direct dependencies), in pipeline order. */
-  needs: Partial<Record<StageName, StageName[]>>;
+  /** The nodes, each after everything it reads. */
+  order: DagNode[];
+  /** Nodes each node reads from (direct dependencies), in pipeline order. */
+  needs: Record<DagNode, DagNode[]>;
   edges: DagEdge[];
 }
 
@@ -36,7 +46,21 @@ export interface DagSpec {
   rollout?: unknown;
   mix?: { sources: readonly { from?: string | undefined }[] } | undefined;
   train?: unknown;
-  evaluate?: { tasks: object; model?: object | undefined } | undefined;
+  evaluate?: EvaluateSection | undefined;
+}
+
+/** The nodes of a spec in pipeline order: its stages, with `evaluate` expanded to its evaluations. */
+export function dagNodes(spec: DagSpec): DagNode[] {
+  return STAGES.flatMap((s) =>
+    s === 'evaluate' ? evaluationsOf(spec.evaluate).map((e) => e.node) : spec[s] === undefined ? [] : [s]
+  );
+}
+
+/** The config of a node: the stage's section, or the named evaluation's config (without its name). */
+export function nodeConfig(spec: DagSpec & Partial<Record<StageName, unknown>>, node: DagNode): unknown {
+  const stage = nodeStage(node);
+  if (stage !== 'evaluate') return spec[stage];
+  return evaluationsOf(spec.evaluate).find((e) => e.node === node)?.config;
 }
 
 /** Error thrown by {@link stageGraph}: every problem, each naming its spec path. */
@@ -56,7 +80,7 @@ export class DagError extends Error {
 export function stageEdges(spec: DagSpec): { edges: DagEdge[]; problems: DagProblem[] } {
   const edges = new Map<string, DagEdge>();
   const problems: DagProblem[] = [];
-  const read = (to: StageName, from: StageName, what: string, path: string, fix: string) => {
+  const read = (to: DagNode, from: StageName, what: string, path: string, fix: string) => {
     if (spec[from] === undefined) {
       problems.push({
         path,
@@ -78,12 +102,12 @@ export function stageEdges(spec: DagSpec): { edges: DagEdge[]; problems: DagProb
     read('mix', from, what, `mix.sources.${i}.from`, 'add it, or use a path');
   }
   if (spec.train !== undefined) read('train', 'mix', 'manifests', 'train', 'add `mix`');
-  if (spec.evaluate) {
-    if ('from' in spec.evaluate.tasks)
-      read('evaluate', 'build', 'tasks', 'evaluate.tasks.from', 'add `build`, or give tasks.path');
-    const m = spec.evaluate.model as { checkpoint?: string } | undefined;
-    if (m?.checkpoint === 'train')
-      read('evaluate', 'train', 'checkpoint', 'evaluate.model.checkpoint', 'add `train`, or name a model directory');
+  for (const ev of evaluationsOf(spec.evaluate)) {
+    if ('from' in ev.config.tasks)
+      read(ev.node, 'build', 'tasks', `${ev.path}.tasks.from`, 'add `build`, or give tasks.path');
+    const m = ev.config.model;
+    if (m && 'checkpoint' in m && m.checkpoint === 'train')
+      read(ev.node, 'train', 'checkpoint', `${ev.path}.model.checkpoint`, 'add `train`, or name a model directory');
   }
   return { edges: [...edges.values()], problems };
 }
@@ -95,11 +119,11 @@ export function stageEdges(spec: DagSpec): { edges: DagEdge[]; problems: DagProb
 export function stageGraph(spec: DagSpec): StageGraph {
   const { edges, problems } = stageEdges(spec);
   if (problems.length) throw new DagError(problems);
-  const enabled = STAGES.filter((s) => spec[s] !== undefined);
-  const needs: Partial<Record<StageName, StageName[]>> = {};
+  const enabled = dagNodes(spec);
+  const needs: Record<DagNode, DagNode[]> = {};
   for (const s of enabled) needs[s] = enabled.filter((f) => edges.some((e) => e.from === f && e.to === s));
-  // Kahn's algorithm, taking the earliest ready stage in pipeline order each time.
-  const order: StageName[] = [];
+  // Kahn's algorithm, taking the earliest ready node in pipeline order each time.
+  const order: DagNode[] = [];
   const left = new Set(enabled);
   while (left.size) {
     const next = enabled.find((s) => left.has(s) && needs[s]!.every((n) => !left.has(n)));
@@ -117,10 +141,10 @@ export function stageGraph(spec: DagSpec): StageGraph {
   return { order, needs, edges };
 }
 
-/** Every stage that reads, directly or not, from `stage`. */
-export function dependentsOf(graph: StageGraph, stage: StageName): StageName[] {
-  const out = new Set<StageName>();
-  const visit = (s: StageName) => {
+/** Every node that reads, directly or not, from `stage`. */
+export function dependentsOf(graph: StageGraph, stage: DagNode): DagNode[] {
+  const out = new Set<DagNode>();
+  const visit = (s: DagNode) => {
     for (const d of graph.order)
       if (!out.has(d) && graph.needs[d]!.includes(s)) {
         out.add(d);
@@ -141,24 +165,26 @@ export function dependentsOf(graph: StageGraph, stage: StageName): StageName[] {
 export function dagSignatures(
   spec: { id: string; store: unknown; force: readonly StageName[] } & DagSpec & Partial<Record<StageName, unknown>>,
   extra: Partial<Record<StageName, unknown>> = {}
-): Partial<Record<StageName, string>> {
+): Record<DagNode, string> {
   const graph = stageGraph(spec);
-  const out: Partial<Record<StageName, string>> = {};
-  const forced = new Set<StageName>();
-  for (const stage of graph.order) {
-    const needs = graph.needs[stage]!;
-    if (spec.force.includes(stage) || needs.some((n) => forced.has(n))) forced.add(stage);
-    const parts = [spec.store, stage, spec[stage], extra[stage] ?? null, needs.map((n) => out[n])];
-    out[stage] = `${stage}:${hash53(stableJson(parts) + (forced.has(stage) ? `\0forced:${spec.id}` : ''))}`;
+  const out: Record<DagNode, string> = {};
+  const forced = new Set<DagNode>();
+  for (const node of graph.order) {
+    const needs = graph.needs[node]!;
+    const stage = nodeStage(node);
+    if (spec.force.includes(stage) || needs.some((n) => forced.has(n))) forced.add(node);
+    const parts = [spec.store, node, nodeConfig(spec, node), extra[stage] ?? null, needs.map((n) => out[n])];
+    out[node] = `${node}:${hash53(stableJson(parts) + (forced.has(node) ? `\0forced:${spec.id}` : ''))}`;
   }
   return out;
 }
 
 /** The graph as text: one line per stage with what it reads (`bottega graph`, `run --dry-run`). */
 export function formatGraphText(graph: StageGraph): string {
+  const width = Math.max(9, ...graph.order.map((s) => s.length + 1));
   const lines = graph.order.map((s) => {
     const ins = graph.edges.filter((e) => e.to === s).map((e) => `${e.from}.${e.what.join('+')}`);
-    return `${s.padEnd(9)}${ins.length ? `← ${ins.join(', ')}` : '(no stage inputs: starts at once)'}`;
+    return `${s.padEnd(width)}${ins.length ? `← ${ins.join(', ')}` : '(no stage inputs: starts at once)'}`;
   });
   const roots = graph.order.filter((s) => graph.needs[s]!.length === 0);
   if (roots.length > 1) lines.push(`run side by side from the start: ${roots.join(', ')}`);
@@ -166,12 +192,14 @@ export function formatGraphText(graph: StageGraph): string {
 }
 
 /** The graph as a Mermaid flowchart (`bottega graph --mermaid`); `label` adds text per node (status). */
-export function formatGraphMermaid(graph: StageGraph, label: (s: StageName) => string = () => ''): string {
+export function formatGraphMermaid(graph: StageGraph, label: (s: DagNode) => string = () => ''): string {
+  // Mermaid ids cannot hold a dot: evaluate.base → evaluate_base (the label keeps the name)
+  const id = (n: DagNode) => n.replace(/\./g, '_');
   const lines = ['flowchart LR'];
   for (const s of graph.order) {
     const l = label(s);
-    lines.push(`  ${s}["${s}${l ? `<br/>${l.replace(/"/g, '#quot;')}` : ''}"]`);
+    lines.push(`  ${id(s)}["${s}${l ? `<br/>${l.replace(/"/g, '#quot;')}` : ''}"]`);
   }
-  for (const e of graph.edges) lines.push(`  ${e.from} -->|${e.what.join(', ')}| ${e.to}`);
+  for (const e of graph.edges) lines.push(`  ${id(e.from)} -->|${e.what.join(', ')}| ${id(e.to)}`);
   return lines.join('\n');
 }

@@ -90,47 +90,103 @@ export type EvaluateBaseline = z.infer<typeof EvaluateBaseline>;
  * SWE-bench 5.0 rules. Defaults follow the paper's protocol: SWE-agent tools, temperature 0,
  * 100 steps, 128k context, Pass@1 averaged over 4 runs.
  */
-export const EvaluateConfig = z
-  .strictObject({
-    tasks: EvaluateTasksSource.default({ from: 'build' }),
-    /** Needed by the `openai` policy; `replay-gold` ignores it. */
-    model: EvaluateModel.optional(),
-    /** `replay-gold` stands in for a model in tests (it solves each task from its gold patch). */
-    policy: RolloutPolicyName.default('openai'),
-    tool_mode: z.enum(['native', 'xml']).default('native'),
-    /** k: independent runs over every task (Pass@1 is averaged over them). */
-    runs: z.number().int().min(1).max(64).default(4),
-    /** How many runs go at once (each has its own rollout concurrency). */
-    parallel_runs: z.number().int().positive().check(atMost('concurrency')).default(1),
-    sampling: z
-      .strictObject({
-        temperature: z.number().min(0).max(2).default(0),
-        top_p: z.number().gt(0).max(1).default(1),
-        max_tokens: z.number().int().positive().check(atMost('doc_tokens')).default(4096),
-        /** Run r (1-based) samples with seed + r (recorded in each trajectory). */
-        seed: z.number().int().default(0),
-      })
-      .prefault({}),
-    limits: RolloutConfig.shape.limits,
-    container: RolloutConfig.shape.container,
-    concurrency: z.number().int().positive().check(atMost('concurrency')).default(2),
-    endpoint_concurrency: z.number().int().positive().check(atMost('concurrency')).default(8),
-    container_starts_per_s: z.number().positive().check(atMost('rate')).default(2),
-    batch_size: z.number().int().positive().max(500).default(100),
-    baselines: z.array(EvaluateBaseline).default([]),
-    /** Names the run reports (`<model>.<run_id>-run<r>.json`), as SWE-bench's `--run_id`. */
-    run_id: z
-      .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected a short name like "verified-eval"')
-      .default('bottega-eval'),
-  })
-  .refine((c) => c.policy !== 'openai' || c.model, {
-    message: 'the openai policy needs a model: {endpoint, model} or {checkpoint, serve}',
-    path: ['model'],
-  });
+/** The fields of an evaluation (shared by {@link EvaluateConfig} and {@link NamedEvaluateConfig}). */
+const evaluateFields = {
+  tasks: EvaluateTasksSource.default({ from: 'build' }),
+  /** Needed by the `openai` policy; `replay-gold` ignores it. */
+  model: EvaluateModel.optional(),
+  /** `replay-gold` stands in for a model in tests (it solves each task from its gold patch). */
+  policy: RolloutPolicyName.default('openai'),
+  tool_mode: z.enum(['native', 'xml']).default('native'),
+  /** k: independent runs over every task (Pass@1 is averaged over them). */
+  runs: z.number().int().min(1).max(64).default(4),
+  /** How many runs go at once (each has its own rollout concurrency). */
+  parallel_runs: z.number().int().positive().check(atMost('concurrency')).default(1),
+  sampling: z
+    .strictObject({
+      temperature: z.number().min(0).max(2).default(0),
+      top_p: z.number().gt(0).max(1).default(1),
+      max_tokens: z.number().int().positive().check(atMost('doc_tokens')).default(4096),
+      /** Run r (1-based) samples with seed + r (recorded in each trajectory). */
+      seed: z.number().int().default(0),
+    })
+    .prefault({}),
+  limits: RolloutConfig.shape.limits,
+  container: RolloutConfig.shape.container,
+  concurrency: z.number().int().positive().check(atMost('concurrency')).default(2),
+  endpoint_concurrency: z.number().int().positive().check(atMost('concurrency')).default(8),
+  container_starts_per_s: z.number().positive().check(atMost('rate')).default(2),
+  batch_size: z.number().int().positive().max(500).default(100),
+  baselines: z.array(EvaluateBaseline).default([]),
+  /** Names the run reports (`<model>.<run_id>-run<r>.json`), as SWE-bench's `--run_id`. */
+  run_id: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'expected a short name like "verified-eval"')
+    .default('bottega-eval'),
+};
+
+/** `policy: openai` needs a model. */
+const needsModel: [(c: { policy: string; model?: unknown }) => boolean, { message: string; path: string[] }] = [
+  (c) => c.policy !== 'openai' || !!c.model,
+  { message: 'the openai policy needs a model: {endpoint, model} or {checkpoint, serve}', path: ['model'] },
+];
+
+export const EvaluateConfig = z.strictObject(evaluateFields).refine(...needsModel);
 export type EvaluateConfig = z.infer<typeof EvaluateConfig>;
 /** What a user writes: defaults may be omitted. */
 export type EvaluateConfigInput = z.input<typeof EvaluateConfig>;
+
+/** One of several evaluations of an experiment: its own node and child workflow `<id>/evaluate.<name>`. */
+export const NamedEvaluateConfig = z
+  .strictObject({
+    /** Names the evaluation: its node `evaluate.<name>` and child workflow `<id>/evaluate.<name>`. */
+    name: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,39}$/, 'expected a short lower-case name like "base" (a-z, 0-9, _ -)'),
+    ...evaluateFields,
+  })
+  .refine(...needsModel);
+export type NamedEvaluateConfig = z.infer<typeof NamedEvaluateConfig>;
+
+/**
+ * The spec's `evaluate`: one evaluation (node `evaluate`), or a list of named ones (nodes
+ * `evaluate.<name>`, e.g. the base model and the trained checkpoint, or two benchmarks).
+ */
+export const EvaluateSection = z.union([
+  EvaluateConfig,
+  z
+    .array(NamedEvaluateConfig)
+    .min(1, 'list at least one evaluation, or give one evaluation as an object')
+    .superRefine((list, ctx) => {
+      const names = list.map((e) => e.name);
+      for (const [i, n] of names.entries())
+        if (names.indexOf(n) !== i)
+          ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate evaluation name "${n}"` });
+    }),
+]);
+export type EvaluateSection = z.infer<typeof EvaluateSection>;
+
+/** One evaluation of a spec: its graph node, its spec path, and its config (without the name). */
+export interface Evaluation {
+  /** `evaluate`, or `evaluate.<name>` for a named one. */
+  node: string;
+  name: string | null;
+  /** Where it is in the spec: `evaluate` or `evaluate[i]`. */
+  path: string;
+  config: EvaluateConfig;
+}
+
+/** The evaluations of a spec's `evaluate` (none when it has no evaluate stage). */
+export function evaluationsOf(section: EvaluateSection | undefined): Evaluation[] {
+  if (section === undefined) return [];
+  if (!Array.isArray(section)) return [{ node: 'evaluate', name: null, path: 'evaluate', config: section }];
+  return section.map(({ name, ...config }, i) => ({
+    node: `evaluate.${name}`,
+    name,
+    path: `evaluate[${i}]`,
+    config: config as EvaluateConfig,
+  }));
+}
 
 /** A 95% confidence interval and its method. */
 export const ConfidenceInterval = z.strictObject({

@@ -101,3 +101,15 @@ export const ExperimentResult = z.strictObject({
     .optional(),
 });
 export type ExperimentResult = z.infer<typeof ExperimentResult>;
+
+/** The evaluation nodes of a result in the spec's order: `evaluate`, or `evaluate.<name>` for each named one. */
+export function evaluationNodes(r: Pick<ExperimentResult, 'stages' | 'dag'>): string[] {
+  return Object.keys(r.dag?.needs ?? r.stages).filter((k) => k === 'evaluate' || k.startsWith('evaluate.'));
+}
+
+/** The mean resolved rate of the experiment's (first) evaluation: a sweep arm's score, the EvalScore attribute. */
+export function primaryEvalScore(r: Pick<ExperimentResult, 'stages' | 'dag'>): number | undefined {
+  const node = evaluationNodes(r).find((n) => r.stages[n]);
+  const mean = (r.stages[node ?? '']?.result as { summary?: { mean?: number } } | undefined)?.summary?.mean;
+  return typeof mean === 'number' ? mean : undefined;
+}

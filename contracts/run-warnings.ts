@@ -192,7 +192,8 @@ const BY_STAGE: Record<string, (result: unknown) => RunWarning[]> = {
 
 /** The warnings of one stage's result (an unknown stage or shape gives none). */
 export function stageWarnings(stage: string, result: unknown): RunWarning[] {
-  return BY_STAGE[stage]?.(result) ?? [];
+  // a named evaluation (`evaluate.<name>`) is checked as the evaluate stage
+  return BY_STAGE[stage.split('.')[0]!]?.(result) ?? [];
 }
 
 /** The warnings of every stage outcome, in the order the stages ran. */

@@ -3,7 +3,7 @@ import { BuildConfig } from './build';
 import { MineConfig } from './mine';
 import { MixConfig } from './mix';
 import { TrainConfig } from './train';
-import { EvaluateConfig } from './evaluate-stage';
+import { EvaluateSection, evaluationsOf } from './evaluate-stage';
 import { RolloutConfig } from './rollout';
 import { StoreConfig } from './store';
 
@@ -43,7 +43,8 @@ export const ExperimentSpec = z
     rollout: RolloutConfig.optional(),
     mix: MixConfig.optional(),
     train: TrainConfig.optional(),
-    evaluate: EvaluateConfig.optional(),
+    /** One evaluation, or a list of named ones (each its own node and child workflow). */
+    evaluate: EvaluateSection.optional(),
   })
   .superRefine((spec, ctx) => {
     // A mix source may only name an upstream artifact that this experiment produces.
@@ -77,18 +78,20 @@ export const ExperimentSpec = z
           });
     }
     // The evaluate stage's inputs must come from stages this experiment has.
-    if (spec.evaluate) {
-      if ('from' in spec.evaluate.tasks && !spec.build)
+    for (const ev of evaluationsOf(spec.evaluate)) {
+      const at = (...rest: (string | number)[]) =>
+        ev.name === null ? ['evaluate', ...rest] : ['evaluate', Number(ev.path.slice(9, -1)), ...rest];
+      if ('from' in ev.config.tasks && !spec.build)
         ctx.addIssue({
           code: 'custom',
-          path: ['evaluate', 'tasks'],
+          path: at('tasks'),
           message: 'tasks from the build stage, but the experiment has no build stage (add `build`, or give `path`)',
         });
-      const m = spec.evaluate.model;
+      const m = ev.config.model;
       if (m && 'checkpoint' in m && m.checkpoint === 'train' && !spec.train)
         ctx.addIssue({
           code: 'custom',
-          path: ['evaluate', 'model', 'checkpoint'],
+          path: at('model', 'checkpoint'),
           message: '"train" names the train stage\'s final checkpoint, but the experiment has no train stage',
         });
     }

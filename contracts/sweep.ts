@@ -105,7 +105,8 @@ export interface SweepProgress {
 /** Signal an arm experiment sends its parent sweep when a stage has its result (ran or cached). */
 export interface StageDoneSignal {
   experimentId: string;
-  stage: StageName;
+  /** The stage, or `evaluate.<name>` for a named evaluation. */
+  stage: StageName | (string & {});
   /** How the stage got its result (absent in signals from before this field). */
   status?: 'ran' | 'cached';
 }

@@ -18,8 +18,28 @@ export function formatPath(path: readonly PropertyKey[]): string {
 
 /** Turns zod issues into one readable problem per line, naming the path and what was expected. */
 export function describeIssues(error: z.ZodError): InputProblem[] {
-  const out: InputProblem[] = [];
-  for (const issue of error.issues) {
+  return describeIssueList(error.issues, []);
+}
+
+/**
+ * A union's issues: those of the one branch whose type the input has (e.g. `evaluate` given as an
+ * object is checked as one evaluation, as a list as named ones), with paths made absolute.
+ */
+function unionIssues(issue: z.core.$ZodIssueInvalidUnion): z.core.$ZodIssue[] | null {
+  const fits = issue.errors.filter((b) => !b.some((i) => i.code === 'invalid_type' && i.path.length === 0));
+  if (fits.length !== 1) return null;
+  return fits[0]!.map((i) => ({ ...i, path: [...issue.path, ...i.path] }));
+}
+
+function describeIssueList(issues: readonly z.core.$ZodIssue[], out: InputProblem[]): InputProblem[] {
+  for (const issue of issues) {
+    if (issue.code === 'invalid_union') {
+      const branch = unionIssues(issue);
+      if (branch) {
+        describeIssueList(branch, out);
+        continue;
+      }
+    }
     if (issue.code === 'unrecognized_keys') {
       for (const key of issue.keys) {
         out.push({

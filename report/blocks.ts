@@ -1,6 +1,7 @@
 import { link, num, txt, type Block } from './cells';
 import type { ArmData, ExperimentData, Interval, ReportData } from './data';
 import { count, date, duration, factor, NONE, pct, pp, tokens } from './format';
+import { dagBlocks } from './dag-blocks';
 import { runFacts, stageTable } from './run-blocks';
 import { specBlocks } from './spec-blocks';
 import { continuousCurves } from './steps';
@@ -24,6 +25,7 @@ export function experimentBlocks(e: ExperimentData, k = '', chartId = ''): Block
   const out: Block[] = [...runFacts(e.run, k)];
   out.push({ kind: 'heading', level: 2, text: 'Stages', anchor: `${chartId}stages` });
   out.push(...stageTable(e, k));
+  out.push(...dagBlocks(e, chartId));
   if (e.empty_outputs?.length)
     out.push(
       { kind: 'heading', level: 3, text: 'Empty outputs (bottega run --strict exits 4)' },

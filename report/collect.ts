@@ -1,6 +1,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { SweepResult, type ExperimentResult } from '../contracts';
 import type { ArmData, ExperimentData, ReportData } from './data';
+import { dagData } from './dag-data';
 import { experimentData } from './experiment-data';
 import { artifactReader, type ArtifactReader } from './read-artifact';
 import { runData, workflowInput } from './runs';
@@ -63,7 +64,11 @@ async function readExperiment(
     if (p) row.run = await runData(client, p.workflowId, p.runId, env, warnings);
   }
   try {
-    data.spec = specData(await workflowInput(client, id, data.run.runId || undefined), warnings, id);
+    const input = await workflowInput(client, id, data.run.runId || undefined);
+    data.spec = specData(input, warnings, id);
+    // The spec names what each edge of the graph carries, and gives the graph of runs without one.
+    const dag = dagData(result, input);
+    if (dag) data.dag = dag;
   } catch (e) {
     warnings.push(`${id}: cannot read its spec from the workflow history (${(e as Error).message})`);
   }

@@ -196,6 +196,18 @@ export interface SpecData {
   other: Record<string, Record<string, Scalar>>;
 }
 
+/** What happened to one stage of an experiment's graph (contracts/results.ts DagStatus). */
+export type DagNodeStatus = 'waiting' | 'running' | 'ran' | 'cached' | 'failed' | 'not_started' | 'cancelled';
+
+/** The experiment's DAG: its stages in the graph's order with their status, and what each reads. */
+export interface DagData {
+  /** `result`: as the run recorded it; `spec`: drawn from the spec (runs from before the DAG). */
+  from: 'result' | 'spec';
+  nodes: { stage: string; status: DagNodeStatus; needs: string[] }[];
+  /** `to` reads `what` (empty when unknown) from `from`. */
+  edges: { from: string; to: string; what: string[] }[];
+}
+
 /** Everything shown for one experiment. */
 export interface ExperimentData {
   id: string;
@@ -204,6 +216,8 @@ export interface ExperimentData {
   /** Its settings, read from the workflow's input (absent when unreadable). */
   spec?: SpecData;
   stages: StageRow[];
+  /** The stage graph (absent when neither the result nor the spec gives one). */
+  dag?: DagData;
   mine?: MineData;
   build?: BuildData;
   rollout?: RolloutData;

@@ -10,6 +10,7 @@ import {
   type ExperimentResult,
 } from '../contracts';
 import type { ExperimentData, LossPoint, MixData, MixStageData, TrainData } from './data';
+import { dagData } from './dag-data';
 import type { ArtifactReader } from './read-artifact';
 
 /** Loss curves keep at most this many points (the first and last always among them). */
@@ -36,6 +37,8 @@ export async function experimentData(
     })),
     midtrain_tokens: null,
   };
+  const dag = dagData(result);
+  if (dag) data.dag = dag;
   const parse = <T>(stage: string, schema: { safeParse(v: unknown): { success: boolean; data?: T } }) => {
     const o = result.stages[stage];
     if (!o) return undefined;

@@ -8,7 +8,7 @@
 import { count, pct, si } from './format';
 
 const FONT = 'font-family="system-ui,sans-serif" font-size="12"';
-const CHAR_W = 6.6; // rough width of a 12px character, for truncating and placing labels
+export const CHAR_W = 6.6; // rough width of a 12px character, for truncating and placing labels
 
 /** Colour-blind-safe palette (Okabe-Ito, then Tableau), used in order. */
 export const PALETTE = [
@@ -43,12 +43,12 @@ export function esc(s: unknown): string {
 }
 
 /** A coordinate with at most one decimal. */
-function c(v: number): string {
+export function c(v: number): string {
   return String(Math.round(v * 10) / 10);
 }
 
 /** Cuts a label to `width` pixels, with an ellipsis. */
-function fit(label: string, width: number): string {
+export function fit(label: string, width: number): string {
   const max = Math.max(1, Math.floor(width / CHAR_W));
   return label.length <= max ? label : `${label.slice(0, Math.max(0, max - 1))}…`;
 }
@@ -71,7 +71,7 @@ export function niceTicks(min: number, max: number, count = 5): number[] {
   return ticks;
 }
 
-function svgOpen(id: string, title: string, w: number, h: number): string {
+export function svgOpen(id: string, title: string, w: number, h: number): string {
   return (
     `<svg class="chart" data-chart="${esc(id)}" viewBox="0 0 ${c(w)} ${c(h)}" width="${c(w)}" height="${c(h)}" role="img" aria-label="${esc(title)}" ${FONT}>` +
     `<title>${esc(title)}</title>` +

@@ -40,7 +40,8 @@ import {
   EXPERIMENT_ID_TAKEN,
   type DagStatus,
 } from '../contracts';
-import { dependentsOf, stageGraph, type StageGraph } from '../contracts/dag';
+import { dagNodes, dependentsOf, nodeConfig, nodeStage, stageGraph, type StageGraph } from '../contracts/dag';
+import { evaluationsOf } from '../contracts/evaluate-stage';
 import { mdTable, mdText, mdWorkflowLink } from './markdown';
 import { EXPERIMENT_DAG_PATCH, EXPERIMENT_ID_PATCH, slugId, stageDoneSignal, VISIBILITY_PATCH } from './signals';
 import { buildStageWorkflow } from './build';
@@ -80,15 +81,16 @@ export type StageStatus =
 /** What the `progress` query returns. */
 export interface ExperimentProgress {
   experimentId: string;
-  /** The first running stage (the earliest in the graph's order); see `running` for all. */
-  current: StageName | null;
+  /** The first running node (the earliest in the graph's order); see `running` for all. */
+  current: string | null;
   /** Stages running now (several when independent branches run side by side). */
-  running?: StageName[];
-  stages: Partial<Record<StageName, StageStatus>>;
-  /** The stages each stage reads from (the experiment's DAG); absent for runs started before it. */
-  needs?: Partial<Record<StageName, StageName[]>>;
+  running?: string[];
+  /** By node: a stage, or `evaluate.<name>` for a named evaluation. */
+  stages: Record<string, StageStatus>;
+  /** The nodes each node reads from (the experiment's DAG); absent for runs started before it. */
+  needs?: Record<string, string[]>;
   /** Workflow id of each stage child, for drilling down in the UI. */
-  children: Partial<Record<StageName, string>>;
+  children: Record<string, string>;
 }
 
 export const progressQuery = defineQuery<ExperimentProgress>('progress');
@@ -142,11 +144,13 @@ export async function experimentWorkflow(rawSpec: ExperimentSpec): Promise<Exper
   // Started under another id (a schedule's run, the Web UI): that id names this run's children.
   if (info.workflowId !== spec.id) spec.id = slugId(info.workflowId, 100);
   const progress: ExperimentProgress = { experimentId: spec.id, current: null, stages: {}, children: {} };
-  const enabled = STAGES.filter((s) => spec[s] !== undefined);
-  for (const s of STAGES) progress.stages[s] = enabled.includes(s) ? 'pending' : 'skipped';
+  // The graph's nodes: the stages, each named evaluation its own (`evaluate.<name>`).
+  const enabled = dagNodes(spec);
+  for (const s of STAGES) if (!enabled.some((n) => nodeStage(n) === s)) progress.stages[s] = 'skipped';
+  for (const n of enabled) progress.stages[n] = 'pending';
   setHandler(progressQuery, () => progress);
   // The run behind each stage, linked from the details: its child, or the run the cache took it from.
-  const runs: Partial<Record<StageName, { workflowId: string; runId?: string }>> = {};
+  const runs: Record<string, { workflowId: string; runId?: string }> = {};
   const headline = () => {
     const active = enabled.filter((s) => ['planning', 'running'].includes(progress.stages[s] ?? ''));
     progress.running = active;
@@ -203,39 +207,45 @@ export async function experimentWorkflow(rawSpec: ExperimentSpec): Promise<Exper
 
   const result: ExperimentResult = { experimentId: spec.id, stages: {} };
   const memo: Record<string, Record<string, string>> = {};
+  const firstEvaluation = enabled.find((n) => nodeStage(n) === 'evaluate');
 
   /**
-   * Plans `stage` (its step-cache key from its config, environment and `keyUpstream`), takes it
-   * from the cache or runs its child workflow, and records the outcome. Throws what the stage threw.
+   * Plans `node` (its step-cache key from its config, environment and `keyUpstream`), takes it
+   * from the cache or runs its child workflow `<id>/<node>`, and records the outcome. Throws what
+   * the stage threw. A named evaluation runs the evaluate stage on a spec holding only its config.
    */
   const runStage = async (
-    stage: StageName,
+    node: string,
     keyUpstream: ArtifactRef[],
     keyExtra?: Record<string, unknown>
   ): Promise<StageOutcome> => {
-    progress.stages[stage] = 'planning';
+    const stage = nodeStage(node);
+    const view: ExperimentSpec =
+      node === stage ? spec : { ...spec, evaluate: nodeConfig(spec, node) as ExperimentSpec['evaluate'] };
+    progress.stages[node] = 'planning';
     show();
     upsertSearchAttributes([{ key: SA.Stage, value: stage }]);
-    const inputs = stageInputs(stage, spec, result);
+    const inputs = stageInputs(stage, view, result);
     const plan = await planStage({
       experimentId: spec.id,
       stage,
-      spec,
+      spec: view,
       upstream: keyUpstream,
       inputs,
       ...(keyExtra ? { keyExtra } : {}),
+      ...(node !== stage ? { node } : {}),
     });
     let outcome: StageOutcome;
     if (plan.hit) {
-      progress.stages[stage] = 'cached';
-      runs[stage] = plan.hit.producer;
+      progress.stages[node] = 'cached';
+      runs[node] = plan.hit.producer;
       show();
-      log.info('stage reused from the step cache', { stage, producer: plan.hit.producer });
+      log.info('stage reused from the step cache', { stage: node, producer: plan.hit.producer });
       outcome = { status: 'cached', cacheKey: plan.key, producer: plan.hit.producer, result: plan.hit.result };
     } else {
-      progress.stages[stage] = 'running';
-      const workflowId = `${spec.id}/${stage}`;
-      progress.children[stage] = workflowId;
+      progress.stages[node] = 'running';
+      const workflowId = `${spec.id}/${node}`;
+      progress.children[node] = workflowId;
       show();
       try {
         const options = {
@@ -246,35 +256,36 @@ export async function experimentWorkflow(rawSpec: ExperimentSpec): Promise<Exper
             { key: SA.ExperimentId, value: spec.id },
             { key: SA.Stage, value: stage },
           ],
-          staticSummary: `${stage} stage of ${spec.id}`,
+          staticSummary: `${node} stage of ${spec.id}`,
         };
         const common = { experimentId: spec.id, store: spec.store, prefix: plan.prefix };
-        const child = await startStage(stage, spec, result, { ...options, common });
-        runs[stage] = { workflowId, runId: child.firstExecutionRunId };
+        const child = await startStage(stage, view, result, { ...options, common });
+        runs[node] = { workflowId, runId: child.firstExecutionRunId };
         show();
         const stageResult: unknown = await child.result();
         const producer = { workflowId, runId: child.firstExecutionRunId };
         await recordStage({ stage, key: plan.key, store: spec.store, result: stageResult, producer });
         outcome = { status: 'ran', cacheKey: plan.key, producer, result: stageResult };
-        progress.stages[stage] = 'completed';
+        progress.stages[node] = 'completed';
         show();
       } catch (err) {
-        progress.stages[stage] = 'failed';
+        progress.stages[node] = 'failed';
         show();
         throw err;
       }
     }
-    result.stages[stage] = outcome;
+    result.stages[node] = outcome;
     const refs = artifactRefsIn(outcome.result);
-    memo[stage] = Object.fromEntries(Object.entries(refs).map(([k, r]) => [k, r.uri]));
-    upsertMemo({ artifacts: memo, [`${stage}Producer`]: outcome.producer });
+    memo[node] = Object.fromEntries(Object.entries(refs).map(([k, r]) => [k, r.uri]));
+    upsertMemo({ artifacts: memo, [`${node}Producer`]: outcome.producer });
     if (patched(VISIBILITY_PATCH)) {
-      const attrs = visibilityOf(stage, outcome);
+      // EvalScore: the (first) evaluation's mean
+      const attrs = stage !== 'evaluate' || node === firstEvaluation ? visibilityOf(stage, outcome) : [];
       if (attrs.length) upsertSearchAttributes(attrs);
       // In a sweep: arms waiting for this stage's inputs can now take it from the step cache.
       if (info.parent)
         await getExternalWorkflowHandle(info.parent.workflowId)
-          .signal(stageDoneSignal, { experimentId: spec.id, stage, status: outcome.status })
+          .signal(stageDoneSignal, { experimentId: spec.id, stage: node, status: outcome.status })
           .catch((e: unknown) => log.warn('could not signal the sweep', { error: String(e) }));
     }
     return outcome;
@@ -324,27 +335,29 @@ async function runGraph(
   result: ExperimentResult,
   progress: ExperimentProgress,
   show: () => void,
-  runStage: (stage: StageName, keyUpstream: ArtifactRef[], keyExtra?: Record<string, unknown>) => Promise<StageOutcome>
+  runStage: (node: string, keyUpstream: ArtifactRef[], keyExtra?: Record<string, unknown>) => Promise<StageOutcome>
 ): Promise<void> {
   const root = CancellationScope.current();
-  const state = Object.fromEntries(graph.order.map((s) => [s, 'waiting'])) as Record<StageName, DagStatus>;
-  const failures: { stage: StageName; error: unknown }[] = [];
-  const scopes = new Map<StageName, CancellationScope>();
+  const state = Object.fromEntries(graph.order.map((s) => [s, 'waiting'])) as Record<string, DagStatus>;
+  const failures: { stage: string; error: unknown }[] = [];
+  const scopes = new Map<string, CancellationScope>();
   const repoPaths = gitSourcePaths(spec);
   let changes = 0;
   let cancelling = false;
   const running = () => graph.order.filter((s) => state[s] === 'running');
-  const notStarted = (s: StageName) => {
+  const notStarted = (s: string) => {
     if (state[s] !== 'waiting') return;
     state[s] = 'not_started';
     progress.stages[s] = 'not_started';
   };
-  const settle = (stage: StageName, error: unknown) => {
+  const settle = (stage: string, error: unknown) => {
     if ((cancelling || root.consideredCancelled) && isCancellation(error)) {
       state[stage] = 'cancelled';
       progress.stages[stage] = 'cancelled';
     } else {
       state[stage] = 'failed';
+      // (a stage failing while planning has not set its progress yet)
+      progress.stages[stage] = 'failed';
       failures.push({ stage, error });
       log.warn('stage failed', { stage, error: String(error) });
     }
@@ -355,12 +368,18 @@ async function runGraph(
       for (const [s, scope] of scopes) if (s !== stage) scope.cancel();
     }
   };
-  const launch = (stage: StageName) => {
+  const launch = (stage: string) => {
     state[stage] = 'running';
     // The stage's key covers what it reads: the artifacts of the stages it reads from, and for
     // build the local repositories of the mine stage's git sources (which it clones from).
     const keyUpstream = graph.needs[stage]!.flatMap((n) => Object.values(artifactRefsIn(result.stages[n]!.result)));
-    const keyExtra = stage === 'build' && Object.keys(repoPaths).length ? { repoPaths } : undefined;
+    // A named evaluation's name is in its key: two with the same config must not share one output prefix.
+    const keyExtra =
+      stage === 'build' && Object.keys(repoPaths).length
+        ? { repoPaths }
+        : stage.startsWith('evaluate.')
+          ? { evaluation: stage.slice('evaluate.'.length) }
+          : undefined;
     const scope = new CancellationScope();
     scopes.set(stage, scope);
     scope
@@ -406,7 +425,7 @@ async function runGraph(
 function baseModelOf(spec: ExperimentSpec): string | undefined {
   const t = spec.train;
   if (t) return t.base_model ?? t.model_config;
-  const m = spec.evaluate?.model;
+  const m = evaluationsOf(spec.evaluate)[0]?.config.model;
   return m && 'model' in m ? m.model : undefined;
 }
 
@@ -467,7 +486,8 @@ async function startStage(
       });
     }
     case 'evaluate': {
-      const cfg = spec.evaluate!;
+      // one evaluation: a named one's node runs with a spec holding only its config
+      const cfg = evaluationsOf(spec.evaluate)[0]!.config;
       const train = result.stages.train?.result as TrainStageResult | undefined;
       return startChild(evaluateStageWorkflow, {
         ...options,

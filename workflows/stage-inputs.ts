@@ -8,6 +8,7 @@ import type {
   RolloutStageResult,
   StageName,
 } from '../contracts';
+import { evaluationsOf } from '../contracts/evaluate-stage';
 
 /** An upstream artifact a stage reads, with the stage that produced it (planStage verifies it). */
 export interface StageInput {
@@ -39,7 +40,8 @@ export function stageInputs(stage: StageName, spec: ExperimentSpec, result: Expe
       add('build', 'artifacts.tasks', build?.tasks);
       break;
     case 'evaluate':
-      if (spec.evaluate && 'from' in spec.evaluate.tasks) add('build', 'artifacts.tasks', build?.tasks);
+      if (evaluationsOf(spec.evaluate).some((e) => 'from' in e.config.tasks))
+        add('build', 'artifacts.tasks', build?.tasks);
       break;
     case 'mix':
       for (const s of spec.mix?.sources ?? []) {

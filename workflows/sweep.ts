@@ -21,6 +21,7 @@ import {
   SweepSpec,
   expandSweep,
   hash53,
+  primaryEvalScore,
   stableJson,
   stageSignatures,
   type ArmState,
@@ -59,8 +60,8 @@ function rootMessage(err: unknown): string {
 function armOutcome(result: ExperimentResult): Pick<ArmStatus, 'stages' | 'eval_score'> {
   const stages: ArmStatus['stages'] = {};
   for (const [s, o] of Object.entries(result.stages)) stages[s] = o.status;
-  const score = (result.stages.evaluate?.result as { summary?: { mean?: number } } | undefined)?.summary?.mean;
-  return { stages, ...(typeof score === 'number' ? { eval_score: score } : {}) };
+  const score = primaryEvalScore(result);
+  return { stages, ...(score !== undefined ? { eval_score: score } : {}) };
 }
 
 /**

@@ -6,11 +6,20 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { SweepSpec, TASK_QUEUES, type ExperimentResult, type MineStageResult, type SweepResult } from '../../contracts';
+import {
+  EvaluateStageResult,
+  primaryEvalScore,
+  SweepSpec,
+  TASK_QUEUES,
+  type ExperimentResult,
+  type MineStageResult,
+  type SweepResult,
+} from '../../contracts';
 import { makeFixtureRepos, type FixtureRepo } from '../../infra/fixtures/make-repos';
 import { makeBuildFixtures, writeTasksFile } from '../../infra/fixtures/make-build-repos';
 import { startSweep } from '../../cli/sweep';
 import { retryExperiment } from '../../cli/retry';
+import { formatExperimentResult } from '../../cli/summary';
 import { dockerOrSkip, fixtureBuild } from '../helpers/docker';
 import { fixtureSpec, runWorkers } from '../helpers/stack';
 import { startTemporal } from '../helpers/temporal';
@@ -176,6 +185,36 @@ describe('experiment DAG (real Temporal, Docker, workers)', { skip: 'skip' in pr
     assert.equal(point.stage, 'mine');
     const r = (await env.client.workflow.getHandle('exp-dag-retry', point.runId).result()) as ExperimentResult;
     assert.deepEqual(statuses(r), { mine: 'ran', build: 'cached', rollout: 'cached', mix: 'ran' });
+  });
+
+  it('two named evaluations in one experiment: each its own node and child, both reported', async () => {
+    const id = 'exp-dag-evals';
+    const r = await run({
+      id,
+      store: { uri: `file://${join(tmp, 'artifacts')}` },
+      build: fixtureBuild(tasksFile, buildRepos, BOTTEGA_HOME, { validation_runs: 1, concurrency: 2 }),
+      evaluate: [
+        { name: 'gold', policy: 'replay-gold', runs: 1, tasks: { from: 'build' } },
+        { name: 'gold-twice', policy: 'replay-gold', runs: 2, tasks: { from: 'build' } },
+      ],
+    } as never);
+    assert.deepEqual(Object.keys(r.dag!.needs), ['build', 'evaluate.gold', 'evaluate.gold-twice']);
+    assert.deepEqual(r.dag!.needs['evaluate.gold'], ['build']);
+    assert.equal(r.stages['evaluate.gold']!.status, 'ran');
+    assert.equal(r.stages['evaluate.gold-twice']!.status, 'ran');
+    const a = EvaluateStageResult.parse(r.stages['evaluate.gold']!.result);
+    const b = EvaluateStageResult.parse(r.stages['evaluate.gold-twice']!.result);
+    assert.deepEqual([a.summary.runs, a.summary.mean], [1, 1]);
+    assert.deepEqual([b.summary.runs, b.summary.mean], [2, 1]);
+    // each ran as its own child workflow
+    for (const n of ['gold', 'gold-twice'])
+      assert.equal((await env.client.workflow.getHandle(`${id}/evaluate.${n}`).describe()).status.name, 'COMPLETED');
+    // the summary compares them
+    const text = formatExperimentResult(r);
+    assert.match(text, /evaluations compared/);
+    assert.match(text, /evaluate\.gold-twice .* 100\.0% .* \+0\.0 points vs evaluate\.gold/);
+    // and sweeps score an arm by its first evaluation
+    assert.equal(primaryEvalScore(r), 1);
   });
 
   it('with on_failure: cancel, a failure cancels the other branch', async () => {

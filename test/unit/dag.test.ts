@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import {
+  describeIssues,
   DagError,
   dagSignatures,
   dependentsOf,
@@ -84,7 +85,7 @@ describe('experiment DAG (contracts/dag.ts)', () => {
     const noMine = stageEdges({ build: { tasks: { from_mine: true } } });
     assert.deepEqual(noMine.problems[0]!.path, 'build.tasks.from_mine');
     assert.match(noMine.problems[0]!.message, /add `mine`/);
-    const noTrain = stageEdges({ evaluate: { tasks: { path: 'x' }, model: { checkpoint: 'train' } } });
+    const noTrain = stageEdges({ evaluate: { tasks: { path: 'x' }, model: { checkpoint: 'train' } } as never });
     assert.deepEqual(noTrain.problems[0]!.path, 'evaluate.model.checkpoint');
   });
 
@@ -125,5 +126,61 @@ describe('experiment DAG (contracts/dag.ts)', () => {
     assert.match(m, /mine\["mine<br\/>ran #quot;1s#quot;"\]/);
     assert.match(m, /rollout -->\|pass, fail\| mix/);
     assert.equal(m.split('\n').filter((l) => l.includes('-->')).length, g.edges.length);
+  });
+
+  it('several named evaluations: one node each, reading what each names', () => {
+    const spec = recipe({
+      evaluate: [
+        { name: 'base', tasks: { from: 'build' }, model: { endpoint: 'http://x/v1', model: 'base' } },
+        {
+          name: 'trained',
+          tasks: { path: '/tmp/v.jsonl' },
+          model: { checkpoint: 'train', serve: { python: '/p/python' } },
+        },
+      ],
+    });
+    const g = stageGraph(spec);
+    assert.deepEqual(g.order, ['mine', 'build', 'rollout', 'mix', 'train', 'evaluate.base', 'evaluate.trained']);
+    assert.deepEqual(g.needs['evaluate.base'], ['build']);
+    assert.deepEqual(g.needs['evaluate.trained'], ['train']);
+    assert.match(formatGraphMermaid(g), /train -->\|checkpoint\| evaluate_trained/);
+    assert.match(formatGraphText(g), /^evaluate\.trained +← train\.checkpoint$/m);
+    // each evaluation is signed on its own config
+    const sig = dagSignatures(spec);
+    const other = recipe({
+      evaluate: [{ ...(spec.evaluate as object[])[0]!, runs: 2 }, (spec.evaluate as object[])[1]!],
+    });
+    const sig2 = dagSignatures(other);
+    assert.notEqual(sig['evaluate.base'], sig2['evaluate.base']);
+    assert.equal(sig['evaluate.trained'], sig2['evaluate.trained']);
+    // names are unique; a missing producer names the evaluation's path
+    const dup = ExperimentSpec.safeParse({
+      id: 'x',
+      evaluate: [
+        { name: 'a', policy: 'replay-gold', tasks: { path: 'p' } },
+        { name: 'a', policy: 'replay-gold', tasks: { path: 'p' } },
+      ],
+    });
+    assert.ok(!dup.success);
+    assert.deepEqual(describeIssues(dup.error), [
+      { path: 'evaluate[1].name', message: 'duplicate evaluation name "a"' },
+    ]);
+    // a bad field of a single evaluation is reported at its path, not as "invalid input" of a union
+    const bad = ExperimentSpec.safeParse({
+      id: 'x',
+      evaluate: { policy: 'replay-gold', tasks: { path: 'p' }, runs: 'x' },
+    });
+    assert.ok(!bad.success);
+    assert.deepEqual(
+      describeIssues(bad.error).map((p) => p.path),
+      ['evaluate.runs']
+    );
+    const { problems } = stageEdges(
+      ExperimentSpec.parse({
+        id: 'x',
+        evaluate: [{ name: 'a', policy: 'replay-gold', tasks: { path: 'p' }, model: { checkpoint: '/m', serve: {} } }],
+      })
+    );
+    assert.deepEqual(problems, []);
   });
 });

@@ -123,6 +123,7 @@ export function experimentBlocks(e: ExperimentData, k = '', chartId = ''): Block
   if (e.mix) out.push(...mixBlocks(e, k, chartId));
   if (e.train) out.push(...trainBlocks(e, k, chartId));
   if (e.evaluate) out.push(...evaluateBlocks(e, k, chartId));
+  if ((e.evaluations?.length ?? 0) >= 2) out.push(...evaluationsBlocks(e, k, chartId));
   return out;
 }
 
@@ -257,6 +258,44 @@ export function bestInterval(ev: { ci95: Interval | null; ci95_instances: Interv
 
 function ivText(i: Interval | null): string {
   return i ? `[${pct(i.low)}, ${pct(i.high)}] (${i.method})` : NONE;
+}
+
+/** Several named evaluations side by side: mean resolved rate with its interval, difference to the first. */
+function evaluationsBlocks(e: ExperimentData, k: string, chartId: string): Block[] {
+  const evs = e.evaluations!;
+  const first = evs[0]!;
+  return [
+    { kind: 'heading', level: 2, text: 'Evaluations compared', anchor: `${chartId}evaluations` },
+    {
+      kind: 'chart',
+      title: 'Resolved rate per evaluation',
+      svg: intervalChart({
+        id: `${chartId}evaluations`,
+        title: 'Resolved rate per evaluation, with 95% intervals over runs',
+        items: evs.map((v) => ({
+          label: v.node.slice('evaluate.'.length),
+          value: v.mean,
+          low: bestInterval(v)?.low ?? null,
+          high: bestInterval(v)?.high ?? null,
+        })),
+        yLabel: 'resolved rate',
+        percent: true,
+      }),
+    },
+    {
+      kind: 'table',
+      head: ['evaluation', 'model', 'tasks', 'runs', 'mean', 'interval', `vs ${first.node}`],
+      rows: evs.map((v, i) => [
+        txt(v.node),
+        txt(v.model),
+        num(`${k}${v.node}.tasks`, v.tasks),
+        num(`${k}${v.node}.runs`, v.runs),
+        num(`${k}${v.node}.mean`, v.mean, pct),
+        txt(ivText(bestInterval(v))),
+        i === 0 ? txt(NONE) : num(`${k}${v.node}.difference`, v.mean - first.mean, pp),
+      ]),
+    },
+  ];
 }
 
 function evaluateBlocks(e: ExperimentData, k: string, chartId: string): Block[] {

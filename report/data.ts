@@ -223,7 +223,10 @@ export interface ExperimentData {
   rollout?: RolloutData;
   mix?: MixData;
   train?: TrainData;
+  /** The evaluation (the first one when the experiment has several named ones). */
   evaluate?: EvaluateData;
+  /** Several named evaluations (`evaluate` as a list), in the spec's order, compared in the report. */
+  evaluations?: (EvaluateData & { node: string })[];
   /** Mid-training tokens: train metrics of the non-SFT stages, else the mix manifests' tokens. */
   midtrain_tokens: number | null;
   /** Stages that produced nothing somewhere, from their counts (contracts/run-warnings.ts). */

@@ -6,10 +6,11 @@ import {
   MixStageResult,
   RolloutStageResult,
   TrainStageResult,
+  evaluationNodes,
   experimentWarnings,
   type ExperimentResult,
 } from '../contracts';
-import type { ExperimentData, LossPoint, MixData, MixStageData, TrainData } from './data';
+import type { EvaluateData, ExperimentData, LossPoint, MixData, MixStageData, TrainData } from './data';
 import { dagData } from './dag-data';
 import type { ArtifactReader } from './read-artifact';
 
@@ -80,11 +81,13 @@ export async function experimentData(
   if (mix) data.mix = await mixData(id, mix, read, warnings);
   const train = parse<TrainStageResult>('train', TrainStageResult);
   if (train) data.train = await trainData(id, train, read, warnings);
-  const ev = parse<EvaluateStageResult>('evaluate', EvaluateStageResult);
-  if (ev) {
+  // `evaluate`, or each named evaluation `evaluate.<name>` (the first is the experiment's score)
+  for (const node of evaluationNodes(result)) {
+    const ev = parse<EvaluateStageResult>(node, EvaluateStageResult);
+    if (!ev) continue;
     const s = ev.summary;
     const iv = (c: typeof s.ci95) => (c ? { low: c.low, high: c.high, method: c.method } : null);
-    data.evaluate = {
+    const d: EvaluateData = {
       model: s.model,
       tasks: s.tasks,
       runs: s.runs,
@@ -94,6 +97,8 @@ export async function experimentData(
       ci95_instances: iv(s.ci95_instances),
       baselines: s.baselines.map((b) => ({ name: b.name, mean: b.mean, difference: b.difference })),
     };
+    data.evaluate ??= d;
+    if (node !== 'evaluate') (data.evaluations ??= []).push({ node, ...d });
   }
   data.midtrain_tokens = midtrainTokens(data);
   const empty = experimentWarnings(result);

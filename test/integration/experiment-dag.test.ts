@@ -20,6 +20,9 @@ import { makeBuildFixtures, writeTasksFile } from '../../infra/fixtures/make-bui
 import { startSweep } from '../../cli/sweep';
 import { retryExperiment } from '../../cli/retry';
 import { formatExperimentResult } from '../../cli/summary';
+import { experimentData } from '../../report/experiment-data';
+import { artifactReader } from '../../report/read-artifact';
+import { renderHtml } from '../../report/render';
 import { dockerOrSkip, fixtureBuild } from '../helpers/docker';
 import { fixtureSpec, runWorkers } from '../helpers/stack';
 import { startTemporal } from '../helpers/temporal';
@@ -215,6 +218,18 @@ describe('experiment DAG (real Temporal, Docker, workers)', { skip: 'skip' in pr
     assert.match(text, /evaluate\.gold-twice .* 100\.0% .* \+0\.0 points vs evaluate\.gold/);
     // and sweeps score an arm by its first evaluation
     assert.equal(primaryEvalScore(r), 1);
+    // the report compares them too: a table and a chart with one entry per evaluation
+    const e = await experimentData(r, artifactReader(), []);
+    assert.deepEqual(
+      e.evaluations?.map((v) => [v.node, v.runs, v.mean]),
+      [
+        ['evaluate.gold', 1, 1],
+        ['evaluate.gold-twice', 2, 1],
+      ]
+    );
+    const html = renderHtml({ kind: 'experiment', id, experiment: e, warnings: [] });
+    assert.match(html, /Evaluations compared/);
+    assert.match(html, /evaluate\.gold-twice/);
   });
 
   it('with on_failure: cancel, a failure cancels the other branch', async () => {

@@ -166,11 +166,13 @@ export async function experimentWorkflow(rawSpec: ExperimentSpec): Promise<Exper
     setCurrentDetails(
       `**${mdText(spec.id)}**: ${headline()}\n` +
         mdTable(
-          ['stage', 'status', 'workflow run'],
+          // on the DAG, what each stage waits for: the stages it reads from
+          progress.needs ? ['stage', 'reads from', 'status', 'workflow run'] : ['stage', 'status', 'workflow run'],
           enabled.map((s) => {
             const r = runs[s];
             return [
               s,
+              ...(progress.needs ? [(progress.needs[s] ?? []).join(', ') || '—'] : []),
               progress.stages[s] ?? '',
               r ? mdWorkflowLink(r.workflowId, info.namespace, r.workflowId, r.runId) : '',
             ];

@@ -110,6 +110,12 @@ describe('experiment DAG (real Temporal, Docker, workers)', { skip: 'skip' in pr
     const [mixStart] = await span('exp-dag-1/mix');
     assert.ok(mineStart < buildEnd && buildStart < mineEnd, 'the mine and build child workflows overlap');
     assert.ok(rolloutStart >= buildEnd && mixStart >= Math.max(mineEnd, rolloutEnd));
+    // the Web UI's current details show the graph: what each stage reads from, and its status
+    const meta = await env.client.workflow
+      .getHandle('exp-dag-1')
+      .query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+    assert.match(meta.currentDetails ?? '', /\| stage \| reads from \| status \|/);
+    assert.match(meta.currentDetails ?? '', /\| mix \| mine, rollout \| completed \|/);
 
     // The same experiment with only a mine setting changed (fewer relevant files per PR changes
     // the general samples): mine and mix rerun, build and rollout come from the step cache.

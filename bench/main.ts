@@ -49,6 +49,13 @@ export const BENCHES: Record<string, Bench> = {
     usage: 'eval [--rounds N=5] [--concurrency K=2] [--shipped-rounds N=1] [--python PATH | --no-peer] [--keep-temp]',
     run: async (argv) => (await import('./eval')).runEvalBench(argv),
   },
+  dag: {
+    summary:
+      'one experiment, mine ∥ build → rollout → mix: wall time on the DAG vs the same stages in a chain, stage offsets, overlap check',
+    usage:
+      'dag [--prs N=1500] [--rollouts N=4] [--rounds N=2] [--warmup-prs N=20] [--in-process] [--own-server] [--keep-temp]',
+    run: async (argv) => (await import('./dag')).runDagBench(argv),
+  },
 };
 
 function usage(): string {

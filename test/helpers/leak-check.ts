@@ -4,6 +4,7 @@
  * workflow history of an experiment, and every file under a directory (artifacts, stage logs).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { spawnCli } from './cli';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
@@ -68,15 +69,9 @@ export function spawnLoggedWorker(
 }
 
 /** Runs the real CLI (bin/bottega.mjs) to its end; `env` replaces this process's environment. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['bin/bottega.mjs', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    p.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    p.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    p.once('error', reject);
-    p.once('exit', (code) => resolve({ code, output }));
-  });
+export async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
+  const r = await spawnCli(args, env);
+  return { code: r.code, output: r.stdout + r.stderr };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawnCli } from '../helpers/cli';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -50,18 +51,9 @@ const mixSpec = (id: string, seed: number): ExperimentSpecInput => ({
 });
 
 /** The CLI in its own process, talking to this test's server; resolves when it exits. */
-async function cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
-  const p = spawn(process.execPath, ['bin/bottega.mjs', ...args], {
-    env: { ...process.env, TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default', ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  spawned.push(p);
-  let stdout = '';
-  let stderr = '';
-  p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((r) => p.on('exit', (c) => r(c)));
-  return { code, stdout, stderr };
+function cli(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
+  const e = { ...process.env, TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default', ...extraEnv };
+  return spawnCli(args, e, (p) => spawned.push(p));
 }
 
 /** Every file under `dir`, relative to it (empty when it does not exist). */

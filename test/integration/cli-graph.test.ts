@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawnCli } from '../helpers/cli';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,18 +53,9 @@ const branches = (id: string, seed = 5): ExperimentSpecInput =>
   );
 
 /** The CLI in its own process, talking to this test's server; resolves when it exits. */
-async function cli(args: string[]) {
-  const p = spawn(process.execPath, ['bin/bottega.mjs', ...args], {
-    env: { ...process.env, TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default', BOTTEGA_HOME: home },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  spawned.push(p);
-  let stdout = '';
-  let stderr = '';
-  p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await new Promise<number | null>((r) => p.on('exit', (c) => r(c)));
-  return { code, stdout, stderr };
+function cli(args: string[]) {
+  const e = { ...process.env, TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default', BOTTEGA_HOME: home };
+  return spawnCli(args, e, (p) => spawned.push(p));
 }
 
 describe('the experiment DAG in the CLI (real CLI process, real Temporal dev server)', { skip }, () => {

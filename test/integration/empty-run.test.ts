@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawnCli } from '../helpers/cli';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,17 +45,9 @@ function specFile(id: string, sources: { name: string; path: string; format?: 't
 }
 
 /** Runs the CLI to its end; resolves with its exit code and output. */
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const p = spawn(process.execPath, ['bin/bottega.mjs', ...args], {
-    env: { ...process.env, TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default', BOTTEGA_HOME: home },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  spawned.push(p);
-  let stdout = '';
-  let stderr = '';
-  p.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => p.on('close', (code) => resolve({ code, stdout, stderr })));
+function cli(args: string[]) {
+  const e = { ...process.env, TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default', BOTTEGA_HOME: home };
+  return spawnCli(args, e, (p) => spawned.push(p));
 }
 
 describe('a run that produced nothing (real CLI, real Temporal dev server)', { skip }, () => {

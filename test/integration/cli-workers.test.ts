@@ -138,7 +138,11 @@ describe('the CLI and its workers (real CLI process, real Temporal dev server)',
       const details = meta.currentDetails ?? '';
       assert.match(details, /\*\*exp-it-noworker\*\*: done/);
       const html = await (await fetch(`${ui}/render?content=${encodeURIComponent(details)}`)).text();
-      assert.match(html, /<table>[\s\S]*<th>stage<\/th>[\s\S]*<td>mine<\/td>\s*<td>completed<\/td>/);
+      // (on the DAG a column says what each stage reads from: nothing, for mine)
+      assert.match(
+        html,
+        /<table>[\s\S]*<th>stage<\/th>\s*<th>reads from<\/th>[\s\S]*<td>mine<\/td>\s*<td>[^<]*<\/td>\s*<td>completed<\/td>/
+      );
       assert.ok(
         html.includes(
           `href="/namespaces/default/workflows/${encodeURIComponent(`${id}/mine`)}/${mine.producer.runId}/history"`

@@ -12,7 +12,7 @@ import { Writable } from 'node:stream';
 import type Docker from 'dockerode';
 import { abortError, abortWait } from './abort';
 import { putFiles } from './put-files';
-import { OutputSink, runContainerSpec, type RunOptions, type RunResult } from './run';
+import { OutputSink, runContainerSpec, settleRun, streamEnded, type RunOptions, type RunResult } from './run';
 
 /** Prefix of the line the gate prints after the script: `<prefix> <token> <exit code>`. */
 const END = '>>>>> bottega-end';
@@ -110,11 +110,7 @@ export async function prepareRun(docker: Docker, opts: RunOptions): Promise<Prep
       stderr: true,
     })) as NodeJS.ReadWriteStream & { destroy?: () => void };
     attached = stream;
-    ended = new Promise<void>((resolve) => {
-      stream.on('end', resolve);
-      stream.on('close', resolve);
-      stream.on('error', () => resolve());
-    });
+    ended = streamEnded(stream);
     const watch = new EndWatch(sink, token, markEnd);
     docker.modem.demuxStream(stream, watch, watch);
     // Cancelled while the container was being created: it is removed, never started.
@@ -137,17 +133,9 @@ export async function prepareRun(docker: Docker, opts: RunOptions): Promise<Prep
       exited.catch(() => {}); // left pending when the marker wins; settles when the container goes
       const outcome = await Promise.race([marked, exited, timeout, abort.aborted]);
       if (outcome === 'aborted') throw abortError(opts.signal);
-      let exitCode: number | null = null;
-      let timedOut = false;
-      if (outcome === 'timeout') {
-        timedOut = true;
-        await container.kill().catch(() => {});
-        sink.note(`\n[bottega] killed after ${opts.timeoutMs} ms\n`);
-      } else {
-        exitCode = outcome.StatusCode;
-        // Exited without the marker (killed, out of memory): the stream may still be flushing.
-        if (!('marker' in outcome)) await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
-      }
+      // Exited without the marker (killed, out of memory): the stream may still be flushing.
+      const flushing = outcome !== 'timeout' && !('marker' in outcome) ? ended : null;
+      const { exitCode, timedOut } = await settleRun(container, outcome, sink, opts.timeoutMs, flushing);
       const output = sink.text().replace(new RegExp(`${END} ${token} \\d+\\n`), '');
       return { exitCode, output, timedOut, durationMs: Date.now() - started, containerId: container.id };
     } catch (e) {

@@ -69,11 +69,7 @@ export async function runInContainer(docker: Docker, opts: RunOptions): Promise<
   try {
     await putFiles(container, opts.files ?? []);
     const stream = await container.attach({ stream: true, stdout: true, stderr: true });
-    const ended = new Promise<void>((resolve) => {
-      stream.on('end', resolve);
-      stream.on('close', resolve);
-      stream.on('error', () => resolve());
-    });
+    const ended = streamEnded(stream);
     docker.modem.demuxStream(stream, sink, sink);
     // Cancelled while the container was being created: it is removed below, never started.
     opts.signal?.throwIfAborted();
@@ -88,21 +84,43 @@ export async function runInContainer(docker: Docker, opts: RunOptions): Promise<
       (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
       throw abortError(opts.signal);
     }
-    if (outcome === 'timeout') {
-      timedOut = true;
-      await container.kill().catch(() => {});
-      sink.note(`\n[bottega] killed after ${opts.timeoutMs} ms\n`);
-    } else {
-      exitCode = outcome.StatusCode;
-      // The attach stream may still be flushing the last frames.
-      await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
-    }
+    ({ exitCode, timedOut } = await settleRun(container, outcome, sink, opts.timeoutMs, ended));
     (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.();
   } finally {
     abort.dispose();
     await container.remove({ force: true, v: true }).catch(() => {});
   }
   return { exitCode, output: sink.text(), timedOut, durationMs: Date.now() - started, containerId: container.id };
+}
+
+/** Resolves when an attach stream has ended, closed or failed. */
+export function streamEnded(stream: NodeJS.EventEmitter): Promise<void> {
+  return new Promise<void>((resolve) => {
+    stream.on('end', resolve);
+    stream.on('close', resolve);
+    stream.on('error', () => resolve());
+  });
+}
+
+/**
+ * How a run ended once its race settled on the container's exit or the timeout: on the timeout the
+ * container is killed and a note added to the output; on an exit the attach stream gets up to 2 s
+ * to flush its last frames (`ended`; null when the output is known complete).
+ */
+export async function settleRun(
+  container: Docker.Container,
+  outcome: 'timeout' | { StatusCode: number },
+  sink: OutputSink,
+  timeoutMs: number,
+  ended: Promise<void> | null
+): Promise<{ exitCode: number | null; timedOut: boolean }> {
+  if (outcome === 'timeout') {
+    await container.kill().catch(() => {});
+    sink.note(`\n[bottega] killed after ${timeoutMs} ms\n`);
+    return { exitCode: null, timedOut: true };
+  }
+  if (ended) await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
+  return { exitCode: outcome.StatusCode, timedOut: false };
 }
 
 /**

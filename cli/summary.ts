@@ -11,6 +11,7 @@ import type {
 import { evaluationNodes, experimentWarnings } from '../contracts';
 
 const fmt = (n: number) => n.toLocaleString('en-US');
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
 
 function counts(c: Record<string, number>, indent = '    '): string[] {
   const entries = Object.entries(c).filter(([, v]) => v > 0);
@@ -130,7 +131,6 @@ export function formatTrainSummary(r: TrainStageResult): string {
 /** Human-readable summary of the evaluate stage: resolved rate per run, mean and interval, baselines. */
 export function formatEvaluateSummary(r: EvaluateStageResult): string {
   const s = r.summary;
-  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
   const ci = s.ci95 ? ` (95% CI ${pct(s.ci95.low)}–${pct(s.ci95.high)}, ${s.ci95.method})` : '';
   const out = [
     `  ${s.model} (${s.policy}) on ${fmt(s.tasks)} tasks, ${s.runs} run(s): resolved ${pct(s.mean)}${ci}`,
@@ -192,7 +192,6 @@ export function formatEvaluationComparison(r: Pick<ExperimentResult, 'stages' | 
     .filter((n) => r.stages[n])
     .map((n) => ({ node: n, s: (r.stages[n]!.result as EvaluateStageResult).summary }));
   if (evals.length < 2) return [];
-  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
   const first = evals[0]!;
   const rows = evals.map(({ node, s }, i) => {
     const ci = s.ci95 ? `${pct(s.ci95.low)}–${pct(s.ci95.high)}` : '-';

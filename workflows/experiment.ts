@@ -352,46 +352,46 @@ async function runGraph(
     state[s] = 'not_started';
     progress.stages[s] = 'not_started';
   };
-  const settle = (stage: string, error: unknown) => {
+  const settle = (node: string, error: unknown) => {
     if ((cancelling || root.consideredCancelled) && isCancellation(error)) {
-      state[stage] = 'cancelled';
-      progress.stages[stage] = 'cancelled';
+      state[node] = 'cancelled';
+      progress.stages[node] = 'cancelled';
     } else {
-      state[stage] = 'failed';
+      state[node] = 'failed';
       // (a stage failing while planning has not set its progress yet)
-      progress.stages[stage] = 'failed';
-      failures.push({ stage, error });
-      log.warn('stage failed', { stage, error: String(error) });
+      progress.stages[node] = 'failed';
+      failures.push({ stage: node, error });
+      log.warn('stage failed', { stage: node, error: String(error) });
     }
-    for (const d of dependentsOf(graph, stage)) notStarted(d);
-    if (spec.on_failure === 'cancel' && !cancelling && state[stage] === 'failed') {
+    for (const d of dependentsOf(graph, node)) notStarted(d);
+    if (spec.on_failure === 'cancel' && !cancelling && state[node] === 'failed') {
       cancelling = true;
       graph.order.forEach(notStarted);
-      for (const [s, scope] of scopes) if (s !== stage) scope.cancel();
+      for (const [s, scope] of scopes) if (s !== node) scope.cancel();
     }
   };
-  const launch = (stage: string) => {
-    state[stage] = 'running';
-    // The stage's key covers what it reads: the artifacts of the stages it reads from, and for
+  const launch = (node: string) => {
+    state[node] = 'running';
+    // The node's key covers what it reads: the artifacts of the stages it reads from, and for
     // build the local repositories of the mine stage's git sources (which it clones from).
-    const keyUpstream = graph.needs[stage]!.flatMap((n) => Object.values(artifactRefsIn(result.stages[n]!.result)));
+    const keyUpstream = graph.needs[node]!.flatMap((n) => Object.values(artifactRefsIn(result.stages[n]!.result)));
     // A named evaluation's name is in its key: two with the same config must not share one output prefix.
     const keyExtra =
-      stage === 'build' && Object.keys(repoPaths).length
+      node === 'build' && Object.keys(repoPaths).length
         ? { repoPaths }
-        : stage.startsWith('evaluate.')
-          ? { evaluation: stage.slice('evaluate.'.length) }
+        : node.startsWith('evaluate.')
+          ? { evaluation: node.slice('evaluate.'.length) }
           : undefined;
     const scope = new CancellationScope();
-    scopes.set(stage, scope);
+    scopes.set(node, scope);
     scope
-      .run(() => runStage(stage, keyUpstream, keyExtra))
+      .run(() => runStage(node, keyUpstream, keyExtra))
       .then(
-        (o) => void (state[stage] = o.status),
-        (e: unknown) => settle(stage, e)
+        (o) => void (state[node] = o.status),
+        (e: unknown) => settle(node, e)
       )
       .finally(() => {
-        scopes.delete(stage);
+        scopes.delete(node);
         changes++;
       });
   };

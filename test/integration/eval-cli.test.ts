@@ -126,16 +126,18 @@ describe('bottega eval (real Docker)', { skip: 'skip' in probe ? probe.skip : fa
 
   it('a rerun under another run id reuses every graded result and starts no container', async () => {
     const since = Math.floor(Date.now() / 1000);
-    const r = bottega(['--predictions', predsFile, '--tasks', tasksFile, '--run-id', 'second', '--out', 'out']);
+    // A run id of its own: other test files create `bottega.kind=run` containers at the same time.
+    const runId = `second-${process.pid}`;
+    const r = bottega(['--predictions', predsFile, '--tasks', tasksFile, '--run-id', runId, '--out', 'out']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /cache: 4 reused, 0 graded/);
-    const report = EvalRunReport.parse(readJson(join(tmp, 'out', 'org__model-x.second.json')));
+    const report = EvalRunReport.parse(readJson(join(tmp, 'out', `org__model-x.${runId}.json`)));
     assert.deepEqual(report.cache, { reused: 4, graded: 0 });
     assert.deepEqual(report.resolved_ids, ['acme__calc-1', 'acme__units-1']);
     const events = await probe.docker!.getEvents({
       since,
       until: Math.ceil(Date.now() / 1000) + 1,
-      filters: { type: ['container'], event: ['create'], label: ['bottega.kind=run'] },
+      filters: { type: ['container'], event: ['create'], label: ['bottega.kind=run', `bottega.eval-run=${runId}`] },
     });
     const text = await new Promise<string>((done) => {
       let s = '';
@@ -143,7 +145,7 @@ describe('bottega eval (real Docker)', { skip: 'skip' in probe ? probe.skip : fa
       events.on('end', () => done(s));
     });
     assert.equal(text.trim(), '', 'no grading container was created');
-    const dir = join(tmp, 'out', 'logs', 'run_evaluation', 'second', 'org__model-x');
+    const dir = join(tmp, 'out', 'logs', 'run_evaluation', runId, 'org__model-x');
     assert.ok(existsSync(join(dir, 'acme__calc-1', 'report.json')), 'reports are written from the cache');
   });
 

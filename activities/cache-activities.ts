@@ -33,7 +33,7 @@ const run = promisify(execFile);
  * input: the step cache then misses instead of serving stale results.
  */
 export const STAGE_VERSIONS: Record<StageName, string> = {
-  mine: '1',
+  mine: '2',
   build: '1',
   rollout: '1',
   mix: '1',
@@ -101,6 +101,12 @@ async function gitHead(path: string, ref: string, where: string): Promise<string
   }
 }
 
+/** sha256 of the repository's `refs/pull/*` (a fetch of new pull refs can change which PRs are found). */
+async function pullRefsDigest(path: string): Promise<string> {
+  const { stdout } = await run('git', ['-C', path, 'for-each-ref', '--format=%(refname) %(objectname)', 'refs/pull/']);
+  return createHash('sha256').update(stdout).digest('hex');
+}
+
 /** sha256 of a file's bytes (the identity of a file input). */
 async function fileSha(path: string, where: string): Promise<string> {
   try {
@@ -124,6 +130,8 @@ async function environmentOf(stage: StageName, spec: ExperimentSpec): Promise<Re
       // A git source's identity is the commit its ref points to now, plus its issues side file.
       env[`source${i}.head`] = await gitHead(s.path, s.ref, `mine.sources[${i}].path`);
       if (s.issues_file) env[`source${i}.issues`] = await fileSha(s.issues_file, `mine.sources[${i}].issues_file`);
+      if (s.prs_file) env[`source${i}.prs`] = await fileSha(s.prs_file, `mine.sources[${i}].prs_file`);
+      env[`source${i}.pulls`] = await pullRefsDigest(s.path);
     }
   }
   if (stage === 'build' && spec.build) {

@@ -43,11 +43,11 @@ export function validateSpec(value: unknown, baseDir: string): LoadedSpec {
         message: `expected a git repository directory, got ${JSON.stringify(s.path)} (not found; relative paths resolve against the spec file)`,
       });
     }
-    if (s.issues_file) {
-      s.issues_file = abs(s.issues_file);
-      if (!existsSync(s.issues_file)) {
-        problems.push({ path: `mine.sources[${i}].issues_file`, message: `file not found: ${s.issues_file}` });
-      }
+    for (const key of ['issues_file', 'prs_file'] as const) {
+      const f = s[key];
+      if (!f) continue;
+      s[key] = abs(f);
+      if (!existsSync(s[key])) problems.push({ path: `mine.sources[${i}].${key}`, message: `file not found: ${s[key]}` });
     }
   });
   const b = spec.build;

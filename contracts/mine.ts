@@ -45,11 +45,22 @@ export const GitSource = z.strictObject({
   repo: RepoName,
   /** Path to the repository (work tree or bare mirror). Relative paths resolve against the spec file. */
   path: z.string().min(1),
-  /** Branch or ref whose first-parent history is scanned. */
+  /** Branch or ref whose history is scanned for merged PRs (merges, squash and rebase merges, pull refs). */
   ref: z.string().default('HEAD'),
   description: z.string().default(''),
   /** Optional JSONL side file of issues: {number, title, body, created_at?, comments?}. */
   issues_file: z.string().optional(),
+  /**
+   * Optional JSONL side file of PRs as exported from the API: {number, title, body, author, labels,
+   * linked_issues}. Fills in titles, bodies and authors offline; its values win over commit messages.
+   */
+  prs_file: z.string().optional(),
+  /**
+   * Merges that name no PR and hold none (a local branch merged in, a sync of a remote): `skip`
+   * (counted as `unnumbered_merge`), or `as_pr` for repositories without PR numbers (each becomes a
+   * PR numbered from 1,000,000 with the branch as title).
+   */
+  unnumbered_merges: z.enum(['skip', 'as_pr']).default('skip'),
   max_prs: z.number().int().positive().check(atMost('items')).optional(),
 });
 export type GitSource = z.infer<typeof GitSource>;

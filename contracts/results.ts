@@ -26,10 +26,28 @@ export const FormatSummary = z.strictObject({
 });
 export type FormatSummary = z.infer<typeof FormatSummary>;
 
+/**
+ * How the sources' PRs were found. Git sources count each PR once under the shape that found it
+ * (merge, squash, rebase, pull_ref); the GitHub source lists PRs directly (`api`).
+ */
+export const MineDiscovery = z.strictObject({
+  /** PRs found, by shape; they add up to prs_seen. */
+  prs_found: ReasonCounts,
+  /** Extra sightings folded into a PR seen once: its pull ref beside its commit, cherry-picked copies. */
+  duplicates_merged: z.number().int().nonnegative(),
+  /** Merges and `(#N)` commits that are not PRs, by reason (branch_merge, unnumbered_merge, ...). */
+  not_prs: ReasonCounts,
+  /** `refs/pull/N/head` refs whose PR is not merged into the ref (open, closed, merged elsewhere). */
+  pull_refs_not_merged: z.number().int().nonnegative(),
+});
+export type MineDiscovery = z.infer<typeof MineDiscovery>;
+
 /** Counters of the mine stage. They add up: seen = kept + sum(dropped). */
 export const MineSummary = z.strictObject({
   repos: z.number().int().nonnegative(),
   prs_seen: z.number().int().nonnegative(),
+  /** How the PRs seen were found, and what was found that is not a PR (absent in results of older runs). */
+  discovery: MineDiscovery.default({ prs_found: {}, duplicates_merged: 0, not_prs: {}, pull_refs_not_merged: 0 }),
   /** PRs that produced at least one sample. */
   prs_kept: z.number().int().nonnegative(),
   /** PRs that produced no sample, by the first reason that removed them. */

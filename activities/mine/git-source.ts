@@ -1,22 +1,28 @@
 /**
- * The git mine source: rebuilds pull requests from the merge commits on the first-parent history of
- * a local repository (work tree or bare mirror) and normalises them into `PrRecord`s.
+ * The git mine source: rebuilds the merged pull requests of a local repository (work tree or bare
+ * mirror) and normalises them into `PrRecord`s. Which commits are PRs is decided in
+ * git-discover.ts (merges anywhere in the history, squash and rebase merges, `refs/pull/N/head`);
+ * this file turns each into a record:
  *
- * For a first-parent merge M with parents (P1 = mainline, P2 = PR head):
- * - PR commits: the commits of `P1..P2`, parents first (see prRanges), merge commits dropped (a merge
- *   of the mainline into the branch would otherwise repeat mainline work); at most 250 kept, as GitHub.
- * - changed_files: net diff from merge-base(P1, P2) to P2 with rename detection. Without
+ * - commits: the PR's non-merge commits, parents first (a merge of the mainline into the branch
+ *   would otherwise repeat mainline work); at most 250 kept, as GitHub.
+ * - changed_files: net diff from the merge-base to the PR head with rename detection. Without
  *   back-merges the merge-base is the first commit's parent (the paper's rule); with them it is the
  *   three-dot diff GitHub shows, which leaves out mainline changes pulled into the branch.
  * - relevant_files: contents at the parent of the first PR commit (paper §3.2), falling back to
- *   base_sha (P1) for a path missing there; added files excluded, renamed files read under their
+ *   base_sha for a path missing there; added files excluded, renamed files read under their
  *   previous path.
+ * - title and body: the merge or squash message where GitHub wrote them (`prs_file` wins when given);
+ *   author: the fork owner of `Merge pull request #N from owner/branch`, else the first commit's
+ *   author; a bot by its name or e-mail (never by its branch name).
  *
- * git is driven with a handful of batched processes per page whatever its size (one `rev-list`, one
- * `log`, two `diff-tree --stdin`, one or two `cat-file --batch`), plus a `merge-base` per PR with
- * back-merges. Spawning is synchronous in Node, so per-PR processes would dominate (~1 s per 100 PRs).
+ * git is driven with a handful of batched processes per page whatever its size (one `log`, two
+ * `diff-tree --stdin`, one or two `cat-file --batch`), plus a `merge-base` per PR with back-merges,
+ * after one `log` of the whole history per (repository, head). Spawning is synchronous in Node, so
+ * per-PR processes would dominate (~1 s per 100 PRs).
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import pLimit from 'p-limit';
@@ -27,8 +33,11 @@ import type { CommitFileDiff, FileStatus, PrCommit, RelevantFile, SkippedFile } 
 import { parseIssueRefs } from './issue-links';
 import { stripBom } from '../text-input';
 import { SideFileCache } from './side-file-cache';
+import { discoverPrs, type Discovered, type FoundPr, type NotPr, type NotPrReason, type PrShape } from './git-discover';
+import { parseGraph, type CommitGraph } from './git-graph';
+import { prSideFileCache, type SidePr } from './pr-side-file';
 
-/** Numbers given to merges whose message names no PR: 1_000_000 + index in the merge list. */
+/** Numbers given to merges that name no PR when `unnumbered_merges: as_pr`: 1_000_000 + their index. */
 export const SYNTHETIC_PR_BASE = 1_000_000;
 /** GitHub's `/pulls/N/commits` returns at most 250 commits; we cap the same way. */
 export const MAX_PR_COMMITS = 250;
@@ -194,25 +203,11 @@ function git(repo: string, args: string[], input?: string): Promise<Buffer> {
   });
 }
 
-interface RevParents {
-  sha: string;
-  parents: string[];
-}
-
-function parseRevParents(text: string): RevParents[] {
-  const out: RevParents[] = [];
-  for (const line of text.split('\n')) {
-    if (!line) continue;
-    const [sha, ...parents] = line.split(' ');
-    if (sha) out.push({ sha, parents });
-  }
-  return out;
-}
-
 interface CommitMeta {
   sha: string;
   parents: string[];
   authorName: string;
+  authorEmail: string;
   authorTime: number;
   committerTime: number;
   message: string;
@@ -225,19 +220,20 @@ async function commitMeta(repo: string, shas: string[]): Promise<Map<string, Com
   if (unique.length === 0) return out;
   const buf = await git(
     repo,
-    ['log', '--no-walk=unsorted', '--stdin', '--encoding=UTF-8', '--format=%H%x00%P%x00%an%x00%at%x00%ct%x00%B%x00'],
+    ['log', '--no-walk=unsorted', '--stdin', '--encoding=UTF-8', '--format=%H%x00%P%x00%an%x00%ae%x00%at%x00%ct%x00%B%x00'],
     unique.join('\n') + '\n'
   );
   const toks = buf.toString('utf8').split('\0');
-  for (let i = 0; i + 5 < toks.length; i += 6) {
+  for (let i = 0; i + 6 < toks.length; i += 7) {
     const sha = toks[i]!.replace(/^\n/, '');
     out.set(sha, {
       sha,
       parents: toks[i + 1] ? toks[i + 1]!.split(' ') : [],
       authorName: toks[i + 2]!,
-      authorTime: Number(toks[i + 3]),
-      committerTime: Number(toks[i + 4]),
-      message: toks[i + 5]!.replace(/\s+$/, ''),
+      authorEmail: toks[i + 3]!,
+      authorTime: Number(toks[i + 4]),
+      committerTime: Number(toks[i + 5]),
+      message: toks[i + 6]!.replace(/\s+$/, ''),
     });
   }
   return out;
@@ -461,158 +457,6 @@ export function parseMergeMessage(message: string): ParsedMerge {
   return { number: null, title: first, body: rest.trim(), headOwner: null, branch: null };
 }
 
-// ---------------------------------------------------------------------------------------------
-
-interface MergeRef {
-  index: number;
-  sha: string;
-  p1: string;
-  p2: string;
-}
-
-/** First-parent merges per (repository, resolved ref), so paging does not rescan history. */
-const mergeCache = new Map<string, MergeRef[]>();
-
-async function listMerges(repo: string, head: string): Promise<MergeRef[]> {
-  const key = `${repo}\0${head}`;
-  const hit = mergeCache.get(key);
-  if (hit) return hit;
-  const text = (await git(repo, ['rev-list', '--first-parent', '--reverse', '--parents', head])).toString('utf8');
-  const merges: MergeRef[] = [];
-  for (const c of parseRevParents(text)) {
-    // Octopus merges: only the second parent is treated as the PR head.
-    if (c.parents.length >= 2) merges.push({ index: merges.length, sha: c.sha, p1: c.parents[0]!, p2: c.parents[1]! });
-  }
-  if (mergeCache.size >= 32) mergeCache.delete(mergeCache.keys().next().value!);
-  mergeCache.set(key, merges);
-  return merges;
-}
-
-interface PrRange {
-  /** Non-merge PR commits, parents before children (capped at MAX_PR_COMMITS). */
-  commits: RevParents[];
-  /** More non-merge commits than MAX_PR_COMMITS: `commits` holds the first ones only. */
-  truncated: boolean;
-  /** merge-base(P1, P2), null for unrelated histories. */
-  mergeBase: string | null;
-}
-
-/**
- * `P1..P2` and merge-base(P1, P2) for every merge of a page from ONE `rev-list` walk of
- * `M_last ^P1_first` (spawning git twice per PR dominated the run time).
- *
- * Merges are processed oldest first; PR k's commits are those reachable from P2_k that are neither
- * on the first-parent chain nor claimed by an earlier merge of the page, nor outside the walk: that
- * is exactly `P1_k..P2_k`, because everything reachable from P1_k is one of those. The commits where
- * that search stops are the boundary; a single boundary commit is the merge-base (every path from the
- * PR into P1's history passes through it), otherwise (back-merges) `git merge-base` decides.
- * Order: parents before children, ties by committer time then SHA — for a linear branch the same
- * as `git rev-list --reverse --topo-order P1..P2`, and independent of page boundaries.
- */
-async function prRanges(repo: string, page: MergeRef[]): Promise<PrRange[]> {
-  const first = page[0]!;
-  const last = page[page.length - 1]!;
-  const text = (await git(repo, ['rev-list', '--timestamp', '--parents', last.sha, `^${first.p1}`, '--'])).toString(
-    'utf8'
-  );
-  const graph = new Map<string, { ts: number; parents: string[] }>();
-  for (const line of text.split('\n')) {
-    if (!line) continue;
-    const [ts, sha, ...parents] = line.split(' ');
-    if (sha) graph.set(sha, { ts: Number(ts), parents });
-  }
-  const claimed = new Set<string>();
-  for (
-    let c: string | undefined = last.sha;
-    c !== undefined && graph.has(c) && !claimed.has(c);
-    c = graph.get(c)!.parents[0]
-  )
-    claimed.add(c);
-
-  /** Claims everything reachable from `start` that is still free; returns it and the boundary. */
-  const claim = (start: string): { mine: string[]; boundary: Set<string> } => {
-    const mine: string[] = [];
-    const mineSet = new Set<string>();
-    const boundary = new Set<string>();
-    const stack = [start];
-    while (stack.length > 0) {
-      const c = stack.pop()!;
-      if (mineSet.has(c)) continue;
-      if (claimed.has(c) || !graph.has(c)) {
-        boundary.add(c);
-        continue;
-      }
-      claimed.add(c);
-      mineSet.add(c);
-      mine.push(c);
-      for (const p of graph.get(c)!.parents) stack.push(p);
-    }
-    return { mine, boundary };
-  };
-
-  const out: PrRange[] = [];
-  const needMergeBase: number[] = [];
-  page.forEach((m, i) => {
-    const { mine, boundary } = claim(m.p2);
-    // Octopus merges: later parents' commits are claimed so no later PR picks them up.
-    const mc = graph.get(m.sha);
-    for (const p of mc?.parents.slice(2) ?? []) claim(p);
-    const ordered = topoOrder(mine, graph);
-    const nonMerge = ordered.filter((c) => c.parents.length <= 1);
-    const commits = nonMerge.slice(0, MAX_PR_COMMITS);
-    out.push({
-      commits,
-      truncated: nonMerge.length > MAX_PR_COMMITS,
-      mergeBase: boundary.size === 1 ? [...boundary][0]! : null,
-    });
-    if (boundary.size > 1) needMergeBase.push(i);
-  });
-  const limit = pLimit(4);
-  await Promise.all(
-    needMergeBase.map((i) =>
-      limit(async () => {
-        try {
-          out[i]!.mergeBase =
-            (await git(repo, ['merge-base', page[i]!.p1, page[i]!.p2])).toString('utf8').trim() || null;
-        } catch (e) {
-          if (!(e instanceof GitError && e.code === 1)) throw e; // exit 1: no common ancestor
-        }
-      })
-    )
-  );
-  return out;
-}
-
-/** Parents before children; among ready commits the oldest committer time, then the smallest SHA. */
-function topoOrder(shas: string[], graph: Map<string, { ts: number; parents: string[] }>): RevParents[] {
-  const inSet = new Set(shas);
-  const pending = new Map<string, number>();
-  const children = new Map<string, string[]>();
-  for (const c of shas) {
-    const ps = graph.get(c)!.parents.filter((p) => inSet.has(p));
-    pending.set(c, new Set(ps).size);
-    for (const p of new Set(ps)) (children.get(p) ?? children.set(p, []).get(p)!).push(c);
-  }
-  const before = (a: string, b: string): number => graph.get(a)!.ts - graph.get(b)!.ts || (a < b ? -1 : a > b ? 1 : 0);
-  const ready = shas.filter((c) => pending.get(c) === 0).sort(before);
-  const out: RevParents[] = [];
-  while (ready.length > 0) {
-    const c = ready.shift()!;
-    out.push({ sha: c, parents: graph.get(c)!.parents });
-    for (const k of children.get(c) ?? []) {
-      const n = pending.get(k)! - 1;
-      pending.set(k, n);
-      if (n === 0) {
-        // Insert keeping `ready` sorted (it is short: the number of parallel lines).
-        let at = 0;
-        while (at < ready.length && before(ready[at]!, k) <= 0) at++;
-        ready.splice(at, 0, k);
-      }
-    }
-  }
-  return out;
-}
-
 async function openRepo(src: GitSource, baseDir: string | undefined): Promise<string> {
   const abs = resolve(baseDir ?? process.cwd(), src.path);
   try {
@@ -631,30 +475,110 @@ async function openRepo(src: GitSource, baseDir: string | undefined): Promise<st
 
 /** Options of {@link listGitPrs}. */
 export interface ListGitPrsOptions {
-  /** Index of the first merge to return (0-based, oldest first). */
+  /** Index of the first discovered item to return (0-based, history order). */
   cursor: number;
-  /** Maximum number of PRs to return. */
+  /** Maximum number of items (PRs and commits that are not PRs) to return. */
   limit: number;
-  /** Directory a relative `src.path` / `src.issues_file` resolves against (the spec file's); default cwd. */
+  /** Directory relative `src.path` / `src.issues_file` / `src.prs_file` resolve against (the spec file's); default cwd. */
   baseDir?: string;
   /** Relevant files beyond this many are listed in skipped_files as too_many_files. Default 50. */
   maxRelevantFiles?: number;
 }
 
+/** How a listed PR was found. */
+export interface GitPrOrigin {
+  shape: PrShape;
+  found_as: PrShape[];
+  /** SHAs of other commits holding the same number (cherry-picked copies), merged into this PR. */
+  duplicate_commits: string[];
+}
+
+/** A commit that looks like a PR boundary but is not one, with the reason. */
+export interface GitNotPr {
+  reason: NotPrReason;
+  number: number | null;
+  commit: string;
+  subject: string;
+}
+
+/** One page of {@link listGitPrs}. */
+export interface GitPrPage {
+  prs: PrRecord[];
+  /** Parallel to `prs`. */
+  origins: GitPrOrigin[];
+  notPrs: GitNotPr[];
+  nextCursor: number | null;
+  /** Items in the whole listing (PRs and not-PRs), after `max_prs`. */
+  total: number;
+  /** Pull refs whose PR is not merged into the ref (repository-level: the same on every page). */
+  pullRefsNotMerged: number;
+}
+
+interface RepoDiscovery {
+  graph: CommitGraph;
+  items: Discovered[];
+  pullRefsNotMerged: number;
+}
+
+/** Discoveries per (repository, head, pull refs, options), so paging does not rescan history. */
+const discoveryCache = new Map<string, Promise<RepoDiscovery>>();
+
+async function discover(repo: string, head: string, src: GitSource): Promise<RepoDiscovery> {
+  const refs = (
+    await git(repo, ['for-each-ref', '--format=%(refname)%00%(objectname)%00%(*objectname)', 'refs/pull/'])
+  ).toString('utf8');
+  const key = [repo, head, createHash('sha256').update(refs).digest('hex'), src.unnumbered_merges].join('\0');
+  const hit = discoveryCache.get(key);
+  if (hit) return hit;
+  const p = (async (): Promise<RepoDiscovery> => {
+    const pulls = new Map<number, string>();
+    for (const line of refs.split('\n')) {
+      const [name, oid, peeled] = line.split('\0');
+      const m = /^refs\/pull\/(\d+)\/head$/.exec(name ?? '');
+      if (m) pulls.set(Number(m[1]), peeled || oid!);
+    }
+    const text = (
+      await git(repo, ['log', '--topo-order', '--reverse', '--encoding=UTF-8', '--format=%H %P%x00%ct%x00%s%x00', head, '--'])
+    ).toString('utf8');
+    const graph = parseGraph(text, head);
+    const d = discoverPrs(graph, pulls, { unnumberedMergesArePrs: src.unnumbered_merges === 'as_pr' });
+    let synthetic = 0;
+    for (const it of d.items) if (it.kind === 'pr' && it.number < 0) it.number = SYNTHETIC_PR_BASE + synthetic++;
+    return { graph, items: d.items, pullRefsNotMerged: d.pullRefsNotMerged };
+  })();
+  if (discoveryCache.size >= 4) discoveryCache.delete(discoveryCache.keys().next().value!);
+  discoveryCache.set(key, p);
+  p.catch(() => discoveryCache.delete(key));
+  return p;
+}
+
+/** Known bot commit e-mails: GitHub App noreply addresses and the classic bot accounts. */
+export function isKnownBotEmail(email: string): boolean {
+  return (
+    /\[bot\]@users\.noreply\.github\.com$/i.test(email) ||
+    /^(support@dependabot\.com|bot@renovateapp\.com|github-actions@github\.com|action@github\.com|noreply@snyk\.io)$/i.test(
+      email
+    )
+  );
+}
+
+const firstLine = (message: string): string => message.split('\n', 1)[0]!.trim();
+const withoutMarker = (title: string, n: number): string =>
+  title.replace(new RegExp(`\\s*\\(#${n}\\)\\s*$`), '') || title;
+
 /**
- * Lists one page of PRs rebuilt from the first-parent merges of `src.ref`, oldest first.
+ * Lists one page of the merged PRs of `src.ref`, in history order: every PR the repository shows,
+ * once, whatever way it was merged (see git-discover.ts), plus the merges and `(#N)` commits that
+ * are not PRs, with the reason.
  *
- * Deterministic: the same repository state and arguments give byte-identical records. `total` is the
- * number of merges (capped by `src.max_prs`); `nextCursor` is null after the last page. Every record
- * passes `PrRecord.parse`. Issue references absent from `src.issues_file` are left out of
- * `linked_issues` (we have no data to show for them).
+ * Deterministic: the same repository state and arguments give byte-identical records. `total` counts
+ * items up to the `src.max_prs`-th PR; `nextCursor` is null after the last page. Every record passes
+ * `PrRecord.parse`. Issue references absent from `src.issues_file` are left out of `linked_issues`
+ * (we have no data to show for them).
  *
  * @throws when `src.path` is not a git repository or `src.ref` does not resolve to a commit.
  */
-export async function listGitPrs(
-  src: GitSource,
-  opts: ListGitPrsOptions
-): Promise<{ prs: PrRecord[]; nextCursor: number | null; total: number }> {
+export async function listGitPrs(src: GitSource, opts: ListGitPrsOptions): Promise<GitPrPage> {
   if (!Number.isInteger(opts.cursor) || opts.cursor < 0)
     throw new Error(`cursor must be a non-negative integer, got ${opts.cursor}`);
   if (!Number.isInteger(opts.limit) || opts.limit < 1)
@@ -668,60 +592,89 @@ export async function listGitPrs(
   } catch {
     throw new Error(`git source ${src.repo}: ref ${JSON.stringify(ref)} does not resolve to a commit in ${repo}`);
   }
-  const issues: ReadonlyMap<number, LinkedIssue> = src.issues_file
-    ? await issuesFileCache.get(resolve(opts.baseDir ?? process.cwd(), src.issues_file))
-    : new Map<number, LinkedIssue>();
+  const base = opts.baseDir ?? process.cwd();
+  const [issues, sidePrs, found] = await Promise.all([
+    src.issues_file ? issuesFileCache.get(resolve(base, src.issues_file)) : new Map<number, LinkedIssue>(),
+    src.prs_file ? prSideFileCache.get(resolve(base, src.prs_file)) : new Map<number, SidePr>(),
+    discover(repo, head, src),
+  ]);
+  const { graph: g } = found;
 
-  const merges = await listMerges(repo, head);
-  const total = Math.min(merges.length, src.max_prs ?? Infinity);
+  // max_prs counts PRs: the listing ends after the max_prs-th one.
+  let total = found.items.length;
+  if (src.max_prs !== undefined) {
+    let seen = 0;
+    const cut = found.items.findIndex((it) => it.kind === 'pr' && ++seen === src.max_prs);
+    if (cut >= 0) total = cut + 1;
+  }
   const end = Math.min(total, opts.cursor + opts.limit);
-  const page = merges.slice(opts.cursor, end);
+  const items = found.items.slice(opts.cursor, end);
   const nextCursor = end < total ? end : null;
-  if (page.length === 0) return { prs: [], nextCursor: null, total };
+  const sha = (id: number): string => g.shas[id]!;
+  const notPrs: GitNotPr[] = items
+    .filter((it): it is NotPr => it.kind === 'not_pr')
+    .map((it) => ({ reason: it.reason, number: it.number, commit: sha(it.commit), subject: g.subject[it.commit]! }));
+  const page = items.filter((it): it is FoundPr => it.kind === 'pr');
+  const empty = { prs: [], origins: [], notPrs, nextCursor, total, pullRefsNotMerged: found.pullRefsNotMerged };
+  if (page.length === 0) return empty;
 
-  const ranges = await prRanges(repo, page);
-
-  const commitShas = ranges.flatMap((r) => r.commits.map((c) => c.sha));
+  const ranges = page.map((p) => {
+    const nonMerge = p.commits.filter((c) => g.parents[c]!.length <= 1).map(sha);
+    return { commits: nonMerge.slice(0, MAX_PR_COMMITS), truncated: nonMerge.length > MAX_PR_COMMITS };
+  });
+  const commitShas = ranges.flatMap((r) => r.commits);
   const [meta, diffs] = await Promise.all([
-    commitMeta(repo, [...page.map((m) => m.sha), ...commitShas]),
+    commitMeta(repo, [...page.map((p) => sha(p.anchor)), ...commitShas]),
     commitDiffs(repo, commitShas),
   ]);
 
-  // Net change per PR: from the merge-base (or, for unrelated histories, the first commit's parent).
+  // Net change per PR: from the merge-base (git decides when the range has several fork points).
+  const limit = pLimit(4);
+  const netFrom = await Promise.all(
+    page.map((p) =>
+      limit(async (): Promise<string | null> => {
+        if (p.netFrom !== undefined) return p.netFrom === null ? null : sha(p.netFrom);
+        try {
+          return (await git(repo, ['merge-base', sha(p.base!), sha(p.head)])).toString('utf8').trim() || null;
+        } catch (e) {
+          if (!(e instanceof GitError && e.code === 1)) throw e; // exit 1: no common ancestor
+          return null;
+        }
+      })
+    )
+  );
   const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
-  const netFrom = ranges.map((r) => r.mergeBase ?? r.commits[0]?.parents[0] ?? null);
   const pairIdx: number[] = [];
   const pairs: { from: string; to: string }[] = [];
-  page.forEach((m, i) => {
-    if (netFrom[i]) {
+  page.forEach((p, i) => {
+    const from = netFrom[i] ?? ranges[i]!.commits.map((c) => meta.get(c)?.parents[0]).find(Boolean) ?? null;
+    if (from) {
       pairIdx.push(i);
-      pairs.push({ from: netFrom[i]!, to: m.p2 });
+      pairs.push({ from, to: sha(p.head) });
     }
   });
   const net: RawChange[][] = page.map(() => []);
   (await netChanges(repo, pairs)).forEach((c, k) => (net[pairIdx[k]!] = c));
   for (let i = 0; i < page.length; i++) {
-    if (!netFrom[i]) {
-      // Root-to-head diff for histories with no common ancestor and a root first commit.
-      const buf = await git(repo, [
-        'diff-tree',
-        ...DIFF_FLAGS.filter((f) => f !== '--always'),
-        '--raw',
-        EMPTY_TREE,
-        page[i]!.p2,
-      ]);
-      net[i] = parseDiffTree(Buffer.concat([Buffer.from(`${page[i]!.p2}\0`), buf]), [page[i]!.p2], false)[0]!;
-    }
+    if (pairIdx.includes(i)) continue;
+    // Root-to-head diff for histories with no common ancestor and a root first commit.
+    const head = sha(page[i]!.head);
+    const buf = await git(repo, ['diff-tree', ...DIFF_FLAGS.filter((f) => f !== '--always'), '--raw', EMPTY_TREE, head]);
+    net[i] = parseDiffTree(Buffer.concat([Buffer.from(`${head}\0`), buf]), [head], false)[0]!;
   }
 
-  // Relevant files: read at the first commit's parent, then fall back to base_sha (P1).
+  // Relevant files: read at the first commit's parent (the paper's rule), then fall back to base_sha.
   interface Want {
     pr: number;
     path: string;
   }
   const wants: Want[] = [];
   const tooMany: SkippedFile[][] = page.map(() => []);
-  const contentRef = page.map((m, i) => ranges[i]!.commits[0]?.parents[0] ?? m.p1);
+  const baseSha = page.map((p) => (p.base === null ? null : sha(p.base)));
+  const contentRef = page.map((p, i) => {
+    const first = ranges[i]!.commits[0];
+    return (first ? meta.get(first)?.parents[0] : undefined) ?? baseSha[i] ?? null;
+  });
   net.forEach((changes, i) => {
     let n = 0;
     for (const c of changes) {
@@ -731,17 +684,18 @@ export async function listGitPrs(
       else tooMany[i]!.push({ path, reason: 'too_many_files' });
     }
   });
+  const spec = (rev: string | null, path: string) => (rev ? `${rev}:${path}` : '\n');
   const blobs = await readBlobs(
     repo,
-    wants.map((w) => `${contentRef[w.pr]}:${w.path}`)
+    wants.map((w) => spec(contentRef[w.pr]!, w.path))
   );
   const missing = wants
-    .map((w, k) => (blobs[k] === null && contentRef[w.pr] !== page[w.pr]!.p1 ? k : -1))
+    .map((w, k) => (blobs[k] === null && baseSha[w.pr] && contentRef[w.pr] !== baseSha[w.pr] ? k : -1))
     .filter((k) => k >= 0);
   if (missing.length > 0) {
     const again = await readBlobs(
       repo,
-      missing.map((k) => `${page[wants[k]!.pr]!.p1}:${wants[k]!.path}`)
+      missing.map((k) => spec(baseSha[wants[k]!.pr]!, wants[k]!.path))
     );
     missing.forEach((k, j) => (blobs[k] = again[j]!));
   }
@@ -759,15 +713,13 @@ export async function listGitPrs(
   });
 
   const [repoOwner] = src.repo.split('/');
-  const prs = page.map((m, i) => {
-    const mm = meta.get(m.sha);
-    if (!mm) throw new Error(`git source ${src.repo}: no metadata for merge ${m.sha}`);
-    const parsed = parseMergeMessage(mm.message);
-    const number = parsed.number ?? SYNTHETIC_PR_BASE + m.index;
+  const prs = page.map((p, i) => {
+    const anchor = meta.get(sha(p.anchor));
+    if (!anchor) throw new Error(`git source ${src.repo}: no metadata for commit ${sha(p.anchor)}`);
     const commits: PrCommit[] = ranges[i]!.commits.map((c) => {
-      const cm = meta.get(c.sha);
-      if (!cm) throw new Error(`git source ${src.repo}: no metadata for commit ${c.sha}`);
-      const d: CommitFileDiff[] = (diffs.get(c.sha) ?? []).map((x) => ({
+      const cm = meta.get(c);
+      if (!cm) throw new Error(`git source ${src.repo}: no metadata for commit ${c}`);
+      const d: CommitFileDiff[] = (diffs.get(c) ?? []).map((x) => ({
         path: x.path,
         previous_path: x.previous_path,
         status: x.status,
@@ -775,7 +727,7 @@ export async function listGitPrs(
         binary: x.binary,
       }));
       return {
-        sha: c.sha,
+        sha: c,
         parents: cm.parents,
         author: cm.authorName,
         authored_at: toIsoUtc(cm.authorTime),
@@ -784,33 +736,56 @@ export async function listGitPrs(
         diffs: d,
       };
     });
-    const first = commits[0];
+    const firstMeta = ranges[i]!.commits[0] ? meta.get(ranges[i]!.commits[0]!) : undefined;
+    const side = sidePrs.get(p.number);
+    // Title and body: the merge or squash message where it names the PR, else the first commit's subject.
+    let title: string;
+    let body = '';
+    let headOwner: string | null = null;
+    if (p.shape === 'merge' && p.messageNamesPr) {
+      const parsed = parseMergeMessage(anchor.message);
+      ({ title, body, headOwner } = parsed);
+    } else if (p.shape === 'squash') {
+      const parsed = parseMergeMessage(anchor.message);
+      ({ title, body } = parsed);
+    } else if (p.shape === 'merge' && p.number >= SYNTHETIC_PR_BASE) {
+      title = parseMergeMessage(anchor.message).title;
+    } else {
+      title = withoutMarker(firstLine(firstMeta?.message ?? anchor.message), p.number);
+    }
+    if (side?.title) title = side.title;
+    if (side?.body !== null && side?.body !== undefined) body = side.body;
     // "from owner/branch" names the head repository's owner: a user for forks, the repo's own
     // organisation for same-repository branches (bots, maintainers) — then the first commit's author is the better guess.
-    const sameRepoHead = parsed.headOwner !== null && parsed.headOwner.toLowerCase() === repoOwner?.toLowerCase();
-    const author = parsed.headOwner && !sameRepoHead ? parsed.headOwner : (first?.author ?? mm.authorName);
-    const botBranch = parsed.branch !== null && /^(dependabot|renovate|pre-commit-ci)[/-]/i.test(parsed.branch);
-    const mergedAt = toIsoUtc(mm.committerTime);
-    const linked = parseIssueRefs(parsed.body, src.repo)
-      .filter((n) => n !== number)
+    const sameRepoHead = headOwner !== null && headOwner.toLowerCase() === repoOwner?.toLowerCase();
+    const byCommit = p.shape === 'squash' ? anchor : (firstMeta ?? anchor);
+    const author = side?.author ?? (headOwner && !sameRepoHead ? headOwner : byCommit.authorName);
+    const authorIsBot =
+      side?.author != null
+        ? side.authorIsBot || isKnownBotName(side.author)
+        : isKnownBotName(author) || (author === byCommit.authorName && isKnownBotEmail(byCommit.authorEmail));
+    const mergedAt = side?.mergedAt ?? toIsoUtc(anchor.committerTime);
+    const linkedNumbers = [...new Set([...parseIssueRefs(body, src.repo), ...(side?.linkedIssues ?? [])])];
+    const linked = linkedNumbers
+      .filter((n) => n !== p.number)
       .map((n) => issues.get(n))
       .filter((x): x is LinkedIssue => x !== undefined);
     return PrRecord.parse({
       repo: src.repo,
       repo_description: src.description ?? '',
-      number,
-      title: parsed.title,
-      body: parsed.body,
+      number: p.number,
+      title,
+      body,
       author,
-      author_is_bot: isKnownBotName(author) || botBranch,
+      author_is_bot: authorIsBot,
       state: 'closed',
       merged: true,
-      created_at: first?.authored_at ?? mergedAt,
+      created_at: side?.createdAt ?? commits[0]?.authored_at ?? mergedAt,
       merged_at: mergedAt,
       closed_at: mergedAt,
-      base_sha: m.p1,
-      head_sha: m.p2,
-      merge_commit_sha: m.sha,
+      base_sha: baseSha[i] ?? contentRef[i] ?? sha(p.head),
+      head_sha: sha(p.head),
+      merge_commit_sha: p.shape === 'pull_ref' ? null : sha(p.anchor),
       commits_truncated: ranges[i]!.truncated,
       commits,
       changed_files: net[i]!.map((c) => ({ path: c.path, previous_path: c.previous_path, status: c.status })),
@@ -823,5 +798,10 @@ export async function listGitPrs(
       pr_summary: null,
     });
   });
-  return { prs, nextCursor, total };
+  const origins: GitPrOrigin[] = page.map((p) => ({
+    shape: p.shape,
+    found_as: p.foundAs,
+    duplicate_commits: p.duplicates.map(sha),
+  }));
+  return { ...empty, prs, origins };
 }

@@ -21,9 +21,9 @@ import { readSecret } from '../secrets';
 import { openStore, type ArtifactStore } from '../store/artifact-store';
 import { enhancePr } from './enhance';
 import { isDecontaminatedRepo } from './filters';
-import { listGitPrs } from './git-source';
+import { listGitPrs, type GitNotPr, type GitPrOrigin } from './git-source';
 import { listGithubPrs } from './github-source';
-import { processPr } from './process-pr';
+import { processPr, type PrDecision } from './process-pr';
 import { PageTally } from './tally';
 import { getTokenizer } from './tokenizer';
 
@@ -63,11 +63,20 @@ const PART_KINDS = ['python', 'general', 'tasks', 'decisions'] as const;
 const partKey = (prefix: string, page: number, kind: string) =>
   `${prefix}/page-${String(page).padStart(6, '0')}.${kind}.${kind === 'summary' ? 'json' : 'jsonl'}`;
 
+/** A page of PRs, with how a git source found them and what it found that is not a PR. */
+interface ListedPage {
+  prs: PrRecord[];
+  nextCursor: number | null;
+  origins?: GitPrOrigin[];
+  notPrs?: GitNotPr[];
+  pullRefsNotMerged?: number;
+}
+
 async function listPage(
   source: MineSource,
   page: { cursor: number; limit: number; maxRelevantFiles: number },
   deps: MineDeps
-): Promise<{ prs: PrRecord[]; nextCursor: number | null }> {
+): Promise<ListedPage> {
   if (source.type === 'git') return listGitPrs(source, page);
   const token = readSecret(deps.env, source.token_env);
   const logger = loggerFor({ stage: 'mine', activity: 'minePage', repo: source.repo });
@@ -93,6 +102,7 @@ export function createMineActivities(deps: MineDeps) {
 
       let prs: PrRecord[] = [];
       let nextCursor: number | null = null;
+      let listed: ListedPage = { prs, nextCursor };
       if (source.type === 'github' && isDecontaminatedRepo(source.repo, config.filters)) {
         // Repo-level decontamination: do not spend API quota on a repository we would drop whole.
         log.info('repository is on the decontamination list; skipped without listing');
@@ -102,11 +112,11 @@ export function createMineActivities(deps: MineDeps) {
           { cursor: raw.cursor, limit: raw.limit, maxRelevantFiles: config.max_relevant_files },
           deps
         );
-        ({ prs, nextCursor } = await withHeartbeats(
-          () => ({ cursor: raw.cursor, page: raw.page, step: 'listing' }),
-          listing
-        ));
+        listed = await withHeartbeats(() => ({ cursor: raw.cursor, page: raw.page, step: 'listing' }), listing);
+        ({ prs, nextCursor } = listed);
       }
+      // Repository-level: counted on the first page only (a retried page rewrites the same summary).
+      if (raw.cursor === 0) tally.pullRefsNotMerged += listed.pullRefsNotMerged ?? 0;
 
       if (config.enhance.enabled) {
         const apiKey = readSecret(deps.env, config.enhance.api_key_env);
@@ -129,11 +139,30 @@ export function createMineActivities(deps: MineDeps) {
       const out: Record<(typeof PART_KINDS)[number], string[]> = { python: [], general: [], tasks: [], decisions: [] };
       prs.forEach((pr, i) => {
         const r = processPr(pr, config, tokenizer, tally);
+        const origin = listed.origins?.[i];
+        tally.add(tally.prsFound, origin?.shape ?? 'api');
+        if (origin) {
+          tally.duplicatesMerged += origin.found_as.length - 1 + origin.duplicate_commits.length;
+          Object.assign(r.decision, origin);
+        }
         for (const s of r.samples) out[s.format].push(JSON.stringify(s));
         if (r.task) out.tasks.push(JSON.stringify(r.task));
         out.decisions.push(JSON.stringify(r.decision));
         ctx.heartbeat({ cursor: raw.cursor, page: raw.page, done: i + 1 });
       });
+      for (const n of listed.notPrs ?? []) {
+        tally.add(tally.notPrs, n.reason);
+        const decision: PrDecision = {
+          repo: source.repo,
+          number: n.number,
+          kept: false,
+          reasons: [n.reason],
+          samples: [],
+          task_candidate: false,
+          not_pr: { commit: n.commit, subject: n.subject },
+        };
+        out.decisions.push(JSON.stringify(decision));
+      }
 
       for (const kind of PART_KINDS) {
         const lines = out[kind];

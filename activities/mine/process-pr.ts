@@ -10,7 +10,15 @@ import { PageTally } from './tally';
 /** A PR's fate, one line of the decisions artifact. */
 export interface PrDecision {
   repo: string;
-  number: number;
+  /** The PR's number; for a commit that is not a PR, the number it names (or null). */
+  number: number | null;
+  /** How a git source found the PR (merge, squash, rebase, pull_ref), and every way it was seen. */
+  shape?: string;
+  found_as?: string[];
+  /** Other commits holding the same number, folded into this PR. */
+  duplicate_commits?: string[];
+  /** For a merge or `(#N)` commit that is not a PR: the commit and its subject (the reason is in `reasons`). */
+  not_pr?: { commit: string; subject: string };
   kept: boolean;
   /** Why the PR produced no sample, or why a format skipped it. */
   reasons: string[];

@@ -126,8 +126,12 @@ function renderCommit(c: PrCommit): string {
  * The `<pr>` opening always comes first. The events after it are PR comments
  * (`<pr_comment> user: body`), reviews (`<pr_review> user: body` then `<pr_review_state> state`),
  * review-comment threads (see `renderThread`; placed at their first comment's time) and commits
- * (see `renderCommit`; placed at `authored_at`), stably sorted by timestamp, ties keeping that
- * type order. No blank lines are added; the text ends with a newline.
+ * (see `renderCommit`), stably sorted by timestamp, ties keeping that type order. Commits stay in
+ * PR order (topological), each placed at the latest author time so far (the maximum `authored_at`
+ * of itself and every earlier commit in `pr.commits`), so out-of-order author dates from rebased
+ * or amended commits never put a commit before one it depends on. Unparseable timestamps sort
+ * last (for a commit, that commit and all later ones). No blank lines are added; the text ends
+ * with a newline.
  */
 export function renderGeneralSample(pr: PrRecord): string {
   const head = ['# Repository Context', repositoryLines(pr), '# Relevant Files Context'];
@@ -147,7 +151,15 @@ export function renderGeneralSample(pr: PrRecord): string {
   }
   for (const t of reviewThreads(pr.review_comments))
     events.push({ at: time(t[0]!.created_at), rank: 2, text: renderThread(t) });
-  for (const c of pr.commits) events.push({ at: time(c.authored_at), rank: 3, text: renderCommit(c) });
+  // Commits keep their order in `pr.commits` (topological, parents first): each is placed at the
+  // latest author time so far, so rebased or amended commits with earlier author dates never jump
+  // ahead of a commit they depend on. An unparseable time (Infinity) sorts that commit and every
+  // later one last.
+  let latest = -Infinity;
+  for (const c of pr.commits) {
+    latest = Math.max(latest, time(c.authored_at));
+    events.push({ at: latest, rank: 3, text: renderCommit(c) });
+  }
   events.sort((a, b) => compareTimes(a.at, b.at) || a.rank - b.rank); // Array#sort is stable
 
   const body = [

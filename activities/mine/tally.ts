@@ -6,6 +6,10 @@ export class PageTally {
   prsSeen = 0;
   prsKept = 0;
   prsDropped: ReasonCounts = {};
+  prsFound: ReasonCounts = {};
+  duplicatesMerged = 0;
+  notPrs: ReasonCounts = {};
+  pullRefsNotMerged = 0;
   formats: Record<string, FormatSummary> = {};
   filesSkipped: ReasonCounts = {};
   candidateSkipped: ReasonCounts = {};
@@ -26,6 +30,12 @@ export class PageTally {
     return {
       repos: this.repos,
       prs_seen: this.prsSeen,
+      discovery: {
+        prs_found: sortCounts(this.prsFound),
+        duplicates_merged: this.duplicatesMerged,
+        not_prs: sortCounts(this.notPrs),
+        pull_refs_not_merged: this.pullRefsNotMerged,
+      },
       prs_kept: this.prsKept,
       prs_dropped: sortCounts(this.prsDropped),
       formats: Object.fromEntries(
@@ -49,6 +59,10 @@ export class PageTally {
   merge(s: MineSummary): void {
     this.repos += s.repos;
     this.prsSeen += s.prs_seen;
+    addAll(this.prsFound, s.discovery.prs_found);
+    this.duplicatesMerged += s.discovery.duplicates_merged;
+    addAll(this.notPrs, s.discovery.not_prs);
+    this.pullRefsNotMerged += s.discovery.pull_refs_not_merged;
     this.prsKept += s.prs_kept;
     addAll(this.prsDropped, s.prs_dropped);
     addAll(this.filesSkipped, s.files_skipped);

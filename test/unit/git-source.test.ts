@@ -79,10 +79,10 @@ describe('listGitPrs on the fixture repos', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('rebuilds every first-parent merge, oldest first, with PR numbers', () => {
+  it('rebuilds every PR merge, oldest first, with PR numbers', () => {
     assert.deepEqual(
       prs.map((p) => p.number),
-      [1, 2, 4, 5, 6, 7, SYNTHETIC_PR_BASE + 6, 8, 10]
+      [1, 2, 4, 5, 6, 7, 8, 10]
     );
     for (const p of prs) {
       assert.deepEqual(PrRecord.parse(p), p, `#${p.number} is a valid PrRecord`);
@@ -225,15 +225,27 @@ describe('listGitPrs on the fixture repos', () => {
     assert.match(latin.patch!, /^\+fa\uFFFDade=front$/m, 'non-UTF-8 bytes in patches are replaced');
   });
 
-  it('PR #7 touches no Python file; the release merge gets a synthetic number and its branch as title', () => {
+  it('PR #7 touches no Python file; the release merge is not a PR unless unnumbered merges are asked for', async () => {
     assert.deepEqual(
       byNumber(7).changed_files.map((f) => f.path),
       ['pyproject.toml', 'web/demo.js']
     );
-    const rel = byNumber(SYNTHETIC_PR_BASE + 6);
+    const all = await listGitPrs(src, { cursor: 0, limit: 100 });
+    assert.deepEqual(
+      all.notPrs.map((n) => [n.reason, n.number, n.subject]),
+      [['unnumbered_merge', null, "Merge branch 'release-1.0'"]]
+    );
+    const asPr = await listGitPrs({ ...src, unnumbered_merges: 'as_pr' }, { cursor: 0, limit: 100 });
+    assert.deepEqual(asPr.notPrs, []);
+    const rel = asPr.prs.find((p) => p.number === SYNTHETIC_PR_BASE);
+    assert.ok(rel, 'the release merge is PR 1,000,000');
     assert.equal(rel.title, 'release-1.0');
     assert.equal(rel.body, '');
     assert.equal(rel.author, 'Maya Maintainer');
+    assert.deepEqual(
+      asPr.prs.map((p) => p.number),
+      [1, 2, 4, 5, 6, 7, SYNTHETIC_PR_BASE, 8, 10]
+    );
   });
 
   it("PR #8: >5 Python files; the back-merge of main is dropped and its changes are not the PR's", () => {
@@ -277,7 +289,7 @@ describe('listGitPrs on the fixture repos', () => {
       while (cursor !== null) {
         const res = await listGitPrs(src, { cursor, limit });
         assert.equal(res.total, 9);
-        assert.ok(res.prs.length <= limit);
+        assert.ok(res.prs.length + res.notPrs.length <= limit);
         seen.push(...res.prs);
         cursor = res.nextCursor;
         calls++;
@@ -285,7 +297,14 @@ describe('listGitPrs on the fixture repos', () => {
       assert.equal(calls, Math.ceil(9 / limit));
       assert.deepEqual(seen, prs, `limit ${limit}`);
     }
-    assert.deepEqual(await listGitPrs(src, { cursor: 9, limit: 5 }), { prs: [], nextCursor: null, total: 9 });
+    assert.deepEqual(await listGitPrs(src, { cursor: 9, limit: 5 }), {
+      prs: [],
+      origins: [],
+      notPrs: [],
+      nextCursor: null,
+      total: 9,
+      pullRefsNotMerged: 0,
+    });
   });
 
   it('honours max_prs', async () => {

@@ -74,8 +74,8 @@ void test('events sort by time; ties keep type order comment, review, thread, co
   const text = renderGeneralSample(
     pr({
       commits: [
-        { sha: 's', parents: [], author: 'k', authored_at: at, message: 'm', diffs: [] },
         { sha: 't', parents: [], author: 'k', authored_at: '2023-12-31T00:00:00Z', message: 'early', diffs: [] },
+        { sha: 's', parents: ['t'], author: 'k', authored_at: at, message: 'm', diffs: [] },
       ],
       review_comments: [rc(1, null, at)],
       reviews: [{ author: 'r', body: '', state: 'APPROVED', submitted_at: at }],
@@ -104,6 +104,51 @@ void test('events sort by time; ties keep type order comment, review, thread, co
     '<pr_is_merged>',
   ]);
   assert.ok(text.includes('<pr_review> r:\n<pr_review_state> approved\n'));
+});
+
+void test('commits keep PR (topological) order, each at the latest author time so far', () => {
+  const commit = (sha: string, parents: string[], authored_at: string) => ({
+    sha,
+    parents,
+    author: 'k',
+    authored_at,
+    message: sha,
+    diffs: [],
+  });
+  const text = renderGeneralSample(
+    pr({
+      commits: [
+        commit('c1', [], '2024-01-05T00:00:00Z'),
+        commit('c2', ['c1'], '2024-01-02T00:00:00Z'), // amended/rebased: earlier author date, placed at c1's
+        commit('c3', ['c2'], '2024-01-06T00:00:00Z'),
+        commit('c4', ['c3'], 'not a date'), // unparseable: it and all later commits sort last
+        commit('c5', ['c4'], '2024-01-01T00:00:00Z'),
+      ],
+      comments: [
+        { author: 'x', body: 'before all', created_at: '2024-01-01T12:00:00Z' },
+        { author: 'x', body: 'after c2 date, before c1', created_at: '2024-01-03T00:00:00Z' },
+        { author: 'x', body: 'between c1/c2 and c3', created_at: '2024-01-05T12:00:00Z' },
+        { author: 'x', body: 'after c3', created_at: '2024-01-07T00:00:00Z' },
+        { author: 'x', body: 'undated', created_at: 'nope' },
+      ],
+    })
+  );
+  const events = text
+    .split('\n')
+    .filter((l) => l.startsWith('<pr_commit>') || l.startsWith('<pr_comment>'))
+    .map((l) => l.replace(/^<pr_(commit|comment)> [kx]: /, '$1 '));
+  assert.deepEqual(events, [
+    'comment before all', // 2024-01-01T12 is after c5's own date but c5 runs at Infinity
+    'comment after c2 date, before c1', // c2 is not placed at its own (earlier) author date
+    'commit c1',
+    'commit c2',
+    'comment between c1/c2 and c3',
+    'commit c3',
+    'comment after c3',
+    'comment undated', // unparseable ties at Infinity: comment before commit by type order
+    'commit c4',
+    'commit c5',
+  ]);
 });
 
 void test('commit files: renames, binary (no patch element), patch text kept verbatim', () => {

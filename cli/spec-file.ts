@@ -47,7 +47,8 @@ export function validateSpec(value: unknown, baseDir: string): LoadedSpec {
       const f = s[key];
       if (!f) continue;
       s[key] = abs(f);
-      if (!existsSync(s[key])) problems.push({ path: `mine.sources[${i}].${key}`, message: `file not found: ${s[key]}` });
+      if (!existsSync(s[key]))
+        problems.push({ path: `mine.sources[${i}].${key}`, message: `file not found: ${s[key]}` });
     }
   });
   const b = spec.build;

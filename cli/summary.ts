@@ -29,13 +29,14 @@ export function formatMineSummary(r: MineStageResult): string {
     `  PRs kept                       ${fmt(s.prs_kept).padStart(8)}`,
     `  PRs dropped, by reason:`,
     ...counts(s.prs_dropped),
-    `  PRs found, by how they were merged:`,
-    ...counts(s.discovery.prs_found),
   ];
-  const d = s.discovery;
+  // Results of runs before discovery counts existed have none.
+  const d = s.discovery ?? { prs_found: {}, duplicates_merged: 0, not_prs: {}, pull_refs_not_merged: 0 };
+  lines.push(`  PRs found, by how they were merged:`, ...counts(d.prs_found));
   if (d.duplicates_merged) lines.push(`  duplicate sightings merged      ${fmt(d.duplicates_merged).padStart(8)}`);
   if (Object.keys(d.not_prs).length) lines.push(`  not PRs (not sampled), by reason:`, ...counts(d.not_prs));
-  if (d.pull_refs_not_merged) lines.push(`  pull refs not merged into the ref ${fmt(d.pull_refs_not_merged).padStart(5)}`);
+  if (d.pull_refs_not_merged)
+    lines.push(`  pull refs not merged into the ref ${fmt(d.pull_refs_not_merged).padStart(5)}`);
   for (const [name, f] of Object.entries(s.formats)) {
     lines.push(
       `  format ${name}: ${fmt(f.samples)} samples, ${fmt(f.tokens)} tokens (eligible ${fmt(f.eligible)})`,

@@ -5,8 +5,8 @@
 #
 # Set-up, idempotent and quick when already done: a supported Node (infra/lib/node.sh), node
 # modules, the whole local stack (`bash infra/dev.sh up`: Temporal, S3, Docker, Slurm, sshd) and its
-# environment, Chromium for the Web UI test, and the Python venvs of the reference trainer and the
-# swebench parity check. BOTTEGA_TEST_SETUP=0 skips all of it (for a stack you manage yourself).
+# environment, Chromium for the Web UI test, the Python venvs of the reference trainer and the
+# swebench parity check, and the real git mirrors of the mining test. BOTTEGA_TEST_SETUP=0 skips all of it (for a stack you manage yourself).
 # BOTTEGA_TEST_ALLOW_MISSING and BOTTEGA_TEST_FILE_TIMEOUT_S: see test/run.ts and test/helpers/prereq.ts.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -32,6 +32,8 @@ if [[ "${BOTTEGA_TEST_SETUP:-1}" != 0 ]]; then
   step "python venvs: reference trainer, swebench"
   bash infra/trainer/setup.sh >/dev/null
   bash infra/swebench/setup.sh >/dev/null
+  step "real git mirrors the mining test reads (infra/mirrors/setup.sh)"
+  bash infra/mirrors/setup.sh
 fi
 eval "$(bash infra/dev.sh env)"
 step "test suite on node $(node --version)"

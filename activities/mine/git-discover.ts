@@ -133,7 +133,9 @@ export function discoverPrs(g: CommitGraph, pulls: ReadonlyMap<number, string>, 
   const byPull = new Map<number, MergeCand>();
   for (const m of merges) {
     if (m.number !== null) continue;
-    const n = g.parents[m.id]!.slice(1).map((p) => pullByHead.get(p)).find((x) => x !== undefined);
+    const n = g.parents[m.id]!.slice(1)
+      .map((p) => pullByHead.get(p))
+      .find((x) => x !== undefined);
     if (n === undefined || named.has(n)) continue;
     const have = byPull.get(n);
     if (!have || (g.onChain[m.id] && !g.onChain[have.id])) byPull.set(n, m);
@@ -188,7 +190,7 @@ export function discoverPrs(g: CommitGraph, pulls: ReadonlyMap<number, string>, 
   };
   for (const m of prMerges) found.push(fromMerge(m, m.number!));
   unnumbered.forEach((m) => found.push(fromMerge(m, -1)));
-  for (let k = 0; k < squashes.length; ) {
+  for (let k = 0; k < squashes.length;) {
     const run = [squashes[k]!];
     while (
       k + run.length < squashes.length &&
@@ -235,7 +237,10 @@ export function discoverPrs(g: CommitGraph, pulls: ReadonlyMap<number, string>, 
   const taken = new Uint8Array(g.shas.length);
   for (const c of g.chain) taken[c] = 1;
   for (const p of prs) for (const c of [p.anchor, ...p.commits]) taken[c] = 1;
-  const numbered = new Set([...prs.map((p) => p.number), ...notPrs.filter((n) => n.number !== null).map((n) => n.number!)]);
+  const numbered = new Set([
+    ...prs.map((p) => p.number),
+    ...notPrs.filter((n) => n.number !== null).map((n) => n.number!),
+  ]);
   let pullRefsNotMerged = 0;
   for (const [n, sha] of [...pulls].sort((a, b) => a[0] - b[0])) {
     const known = byNumber.get(n);

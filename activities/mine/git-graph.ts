@@ -49,7 +49,7 @@ export function parseGraph(text: string, head: string): CommitGraph {
   const chain: number[] = [];
   const onChain = new Uint8Array(shas.length);
   // Walk the first parents of the graph (not the filtered list: a missing first parent ends the chain).
-  for (let c = index.get(head); c !== undefined; ) {
+  for (let c = index.get(head); c !== undefined;) {
     chain.push(c);
     onChain[c] = 1;
     const first = rawParents[c]![0];
@@ -71,7 +71,7 @@ class GenHeap {
   push(x: number): void {
     const a = this.a;
     a.push(x);
-    for (let i = a.length - 1; i > 0; ) {
+    for (let i = a.length - 1; i > 0;) {
       const p = (i - 1) >> 1;
       if (!this.above(a[i]!, a[p]!)) break;
       [a[i], a[p]] = [a[p]!, a[i]!];
@@ -84,7 +84,7 @@ class GenHeap {
     const last = a.pop()!;
     if (a.length > 0) {
       a[0] = last;
-      for (let i = 0; ; ) {
+      for (let i = 0; ;) {
         const l = 2 * i + 1;
         const r = l + 1;
         let m = i;

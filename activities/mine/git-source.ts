@@ -220,7 +220,13 @@ async function commitMeta(repo: string, shas: string[]): Promise<Map<string, Com
   if (unique.length === 0) return out;
   const buf = await git(
     repo,
-    ['log', '--no-walk=unsorted', '--stdin', '--encoding=UTF-8', '--format=%H%x00%P%x00%an%x00%ae%x00%at%x00%ct%x00%B%x00'],
+    [
+      'log',
+      '--no-walk=unsorted',
+      '--stdin',
+      '--encoding=UTF-8',
+      '--format=%H%x00%P%x00%an%x00%ae%x00%at%x00%ct%x00%B%x00',
+    ],
     unique.join('\n') + '\n'
   );
   const toks = buf.toString('utf8').split('\0');
@@ -538,7 +544,15 @@ async function discover(repo: string, head: string, src: GitSource): Promise<Rep
       if (m) pulls.set(Number(m[1]), peeled || oid!);
     }
     const text = (
-      await git(repo, ['log', '--topo-order', '--reverse', '--encoding=UTF-8', '--format=%H %P%x00%ct%x00%s%x00', head, '--'])
+      await git(repo, [
+        'log',
+        '--topo-order',
+        '--reverse',
+        '--encoding=UTF-8',
+        '--format=%H %P%x00%ct%x00%s%x00',
+        head,
+        '--',
+      ])
     ).toString('utf8');
     const graph = parseGraph(text, head);
     const d = discoverPrs(graph, pulls, { unnumberedMergesArePrs: src.unnumbered_merges === 'as_pr' });
@@ -659,7 +673,13 @@ export async function listGitPrs(src: GitSource, opts: ListGitPrsOptions): Promi
     if (pairIdx.includes(i)) continue;
     // Root-to-head diff for histories with no common ancestor and a root first commit.
     const head = sha(page[i]!.head);
-    const buf = await git(repo, ['diff-tree', ...DIFF_FLAGS.filter((f) => f !== '--always'), '--raw', EMPTY_TREE, head]);
+    const buf = await git(repo, [
+      'diff-tree',
+      ...DIFF_FLAGS.filter((f) => f !== '--always'),
+      '--raw',
+      EMPTY_TREE,
+      head,
+    ]);
     net[i] = parseDiffTree(Buffer.concat([Buffer.from(`${head}\0`), buf]), [head], false)[0]!;
   }
 

@@ -104,8 +104,14 @@ describe('mine stage on the real Temporal dev server', () => {
     const tasks = readJsonl(mine.artifacts.tasks!.uri).map((x) => TaskCandidate.parse(x));
     assert.equal(tasks.length, s.task_candidates);
     assert.ok(tasks.every((t) => t.patch.startsWith('diff --git') && t.test_patch.startsWith('diff --git')));
-    const decisions = readJsonl(mine.artifacts.decisions.uri);
-    assert.equal(decisions.length, s.prs_seen);
+    // One decision line per PR, plus one per commit found not to be a PR (the release merge).
+    const decisions = readJsonl(mine.artifacts.decisions.uri) as { not_pr?: unknown; shape?: string }[];
+    assert.equal(decisions.filter((d) => !d.not_pr).length, s.prs_seen);
+    const notPrs = Object.values(s.discovery.not_prs).reduce((a, b) => a + b, 0);
+    assert.equal(decisions.filter((d) => d.not_pr).length, notPrs);
+    assert.deepEqual(s.discovery.not_prs, { unnumbered_merge: 1 });
+    const found = Object.values(s.discovery.prs_found).reduce((a, b) => a + b, 0);
+    assert.equal(found, s.prs_seen, 'PRs found by shape add up to PRs seen');
 
     // The memo carries the artifact references for the UI.
     const desc = await handle.describe();
@@ -158,7 +164,7 @@ describe('mine stage on the real Temporal dev server', () => {
       args: [{ experimentId: 'exp-it-can', source, config, store: {}, prefix: 'it/can', continueAsNewAfterPages: 2 }],
     });
     const r = (await handle.result()) as { pages: number; prsSeen: number };
-    assert.equal(r.pages, r.prsSeen, 'one PR per page');
+    assert.equal(r.pages, r.prsSeen + 1, 'one item per page: each PR, and the release merge that is not one');
     assert.ok(r.pages >= 5);
     const statuses: string[] = [];
     for await (const wf of env.client.workflow.list({ query: 'WorkflowId = "exp-it-can/mine/0-acme__widgets"' })) {

@@ -223,7 +223,7 @@ describe('listGithubPrs against a fake GitHub built from the fixture repo', () =
     );
     assert.deepEqual(
       first.pages.map((p) => p.prs.length),
-      [4, 4, 3]
+      [4, 4, 2]
     );
     const listings = firstRequests.filter((r) => r.url.startsWith('/repos/acme/widgets/pulls?'));
     assert.equal(listings.length, 3);

@@ -158,6 +158,8 @@ function mineBlocks(e: ExperimentData, k: string): Block[] {
       ],
     },
     reasonTable('PR drop reason', m.prs_dropped, `${k}mine.prs_dropped.`),
+    reasonTable('PRs found as', m.prs_found, `${k}mine.prs_found.`),
+    ...(Object.keys(m.not_prs).length ? [reasonTable('not a PR (not sampled)', m.not_prs, `${k}mine.not_prs.`)] : []),
     {
       kind: 'table',
       head: ['format', 'eligible PRs', 'samples', 'tokens', 'filtered', 'dropped'],

@@ -36,6 +36,10 @@ export interface MineData {
   prs_seen: number;
   prs_kept: number;
   prs_dropped: Reasons;
+  /** PRs found, by how they were merged (git sources) or `api` (GitHub). */
+  prs_found: Reasons;
+  /** Commits found that are not PRs, by reason. */
+  not_prs: Reasons;
   samples: number;
   tokens: number;
   formats: Record<string, { eligible: number; filtered: Reasons; samples: number; tokens: number; dropped: Reasons }>;

@@ -56,6 +56,8 @@ export async function experimentData(
       prs_seen: s.prs_seen,
       prs_kept: s.prs_kept,
       prs_dropped: s.prs_dropped,
+      prs_found: s.discovery.prs_found,
+      not_prs: s.discovery.not_prs,
       samples: s.samples,
       tokens: s.tokens,
       formats: Object.fromEntries(

@@ -107,6 +107,8 @@ function experiment(id = 'exp-1', scale = 1): ExperimentData {
       prs_seen: 120,
       prs_kept: 70,
       prs_dropped: { no_issue: 30, [HOSTILE]: 15, [HOSTILE_ATTR]: 5 },
+      prs_found: { merge: 100, squash: 20 },
+      not_prs: { branch_merge: 7 },
       samples: 130,
       tokens: 987654,
       formats: {
@@ -231,6 +233,8 @@ describe('report rendering', () => {
     const cells = reportCells(html);
     const v = (k: string) => Number(cells.get(k)?.value);
     assert.equal(v('mine.prs_seen'), 120);
+    assert.equal(v('mine.prs_found.squash'), 20, 'PRs found by shape');
+    assert.equal(v('mine.not_prs.branch_merge'), 7, 'commits that are not PRs, by reason');
     assert.equal(v('mine.prs_kept'), 70);
     assert.equal(v('mine.prs_dropped.no_issue'), 30);
     assert.equal(v(`mine.prs_dropped.${HOSTILE}`), 15, 'hostile keys survive escaping');

@@ -57,6 +57,8 @@ export interface MineRepoState {
   prsSeen: number;
   samples: number;
   tokens: number;
+  /** git: the commit and pull refs the first page listed from, passed to every later page. */
+  pin?: { head: string; pullRefs: string };
 }
 
 /** What a repository child returns: where its parts are and how many pages it wrote. */
@@ -131,7 +133,10 @@ export async function mineRepoWorkflow(input: MineRepoInput): Promise<MineRepoRe
       cursor: state.cursor,
       page,
       limit: Math.min(config.page_size, remaining),
+      ...(state.pin ? { pin: state.pin } : {}),
     });
+    // Results recorded before pins existed have none: the loop then runs as it did.
+    if (out.pin) state.pin = out.pin;
     state.pages = page;
     state.cursor = out.nextCursor;
     state.prsSeen += out.prsSeen;

@@ -26,6 +26,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import pLimit from 'p-limit';
+import { ApplicationFailure } from '@temporalio/common';
 import { z } from 'zod';
 import type { GitSource } from '../../contracts/mine';
 import { LinkedIssue, PrRecord } from '../../contracts/pr';
@@ -489,6 +490,18 @@ export interface ListGitPrsOptions {
   baseDir?: string;
   /** Relevant files beyond this many are listed in skipped_files as too_many_files. Default 50. */
   maxRelevantFiles?: number;
+  /** The state the first page saw ({@link GitPrPage.pin}): later pages list the same items. */
+  pin?: GitPin;
+}
+
+/**
+ * What a listing was made from: the ref's commit and a digest of `refs/pull/*`. Pages after the first
+ * pass it back, so a ref moved or a mirror fetched mid-stage cannot shift items between pages (and
+ * they skip resolving both again).
+ */
+export interface GitPin {
+  head: string;
+  pullRefs: string;
 }
 
 /** How a listed PR was found. */
@@ -518,22 +531,44 @@ export interface GitPrPage {
   total: number;
   /** Pull refs whose PR is not merged into the ref (repository-level: the same on every page). */
   pullRefsNotMerged: number;
+  /** Pass to the next page's {@link ListGitPrsOptions.pin}. */
+  pin: GitPin;
 }
 
 interface RepoDiscovery {
   graph: CommitGraph;
   items: Discovered[];
   pullRefsNotMerged: number;
+  pullRefs: string;
 }
 
 /** Discoveries per (repository, head, pull refs, options), so paging does not rescan history. */
 const discoveryCache = new Map<string, Promise<RepoDiscovery>>();
 
-async function discover(repo: string, head: string, src: GitSource): Promise<RepoDiscovery> {
+/** Forgets every discovery (as a restarted worker would); for tests. */
+export function clearGitDiscoveryCache(): void {
+  discoveryCache.clear();
+}
+
+const cacheKey = (repo: string, head: string, pullRefs: string, src: GitSource): string =>
+  [repo, head, pullRefs, src.unnumbered_merges].join('\0');
+
+async function discover(repo: string, head: string, src: GitSource, pinned?: string): Promise<RepoDiscovery> {
+  const pinnedHit = pinned === undefined ? undefined : discoveryCache.get(cacheKey(repo, head, pinned, src));
+  if (pinnedHit) return pinnedHit;
   const refs = (
     await git(repo, ['for-each-ref', '--format=%(refname)%00%(objectname)%00%(*objectname)', 'refs/pull/'])
   ).toString('utf8');
-  const key = [repo, head, createHash('sha256').update(refs).digest('hex'), src.unnumbered_merges].join('\0');
+  const pullRefs = createHash('sha256').update(refs).digest('hex');
+  if (pinned !== undefined && pullRefs !== pinned)
+    throw ApplicationFailure.create({
+      type: 'GitSourceChanged',
+      nonRetryable: true,
+      message:
+        `git source ${src.repo}: refs/pull/* of ${repo} changed while the stage was listing it (a fetch into the ` +
+        'mirror?): pages would no longer line up. Fetch between runs, then rerun the mine stage (`bottega run --force mine`).',
+    });
+  const key = cacheKey(repo, head, pullRefs, src);
   const hit = discoveryCache.get(key);
   if (hit) return hit;
   const p = (async (): Promise<RepoDiscovery> => {
@@ -558,7 +593,7 @@ async function discover(repo: string, head: string, src: GitSource): Promise<Rep
     const d = discoverPrs(graph, pulls, { unnumberedMergesArePrs: src.unnumbered_merges === 'as_pr' });
     let synthetic = 0;
     for (const it of d.items) if (it.kind === 'pr' && it.number < 0) it.number = SYNTHETIC_PR_BASE + synthetic++;
-    return { graph, items: d.items, pullRefsNotMerged: d.pullRefsNotMerged };
+    return { graph, items: d.items, pullRefsNotMerged: d.pullRefsNotMerged, pullRefs };
   })();
   if (discoveryCache.size >= 4) discoveryCache.delete(discoveryCache.keys().next().value!);
   discoveryCache.set(key, p);
@@ -600,18 +635,23 @@ export async function listGitPrs(src: GitSource, opts: ListGitPrsOptions): Promi
   const maxRelevant = opts.maxRelevantFiles ?? DEFAULT_MAX_RELEVANT_FILES;
   const repo = await openRepo(src, opts.baseDir);
   const ref = src.ref ?? 'HEAD';
-  let head: string;
-  try {
-    head = (await git(repo, ['rev-parse', '--verify', '--end-of-options', `${ref}^{commit}`])).toString('utf8').trim();
-  } catch {
-    throw new Error(`git source ${src.repo}: ref ${JSON.stringify(ref)} does not resolve to a commit in ${repo}`);
+  let head = opts.pin?.head;
+  if (head === undefined) {
+    try {
+      head = (await git(repo, ['rev-parse', '--verify', '--end-of-options', `${ref}^{commit}`]))
+        .toString('utf8')
+        .trim();
+    } catch {
+      throw new Error(`git source ${src.repo}: ref ${JSON.stringify(ref)} does not resolve to a commit in ${repo}`);
+    }
   }
   const base = opts.baseDir ?? process.cwd();
   const [issues, sidePrs, found] = await Promise.all([
     src.issues_file ? issuesFileCache.get(resolve(base, src.issues_file)) : new Map<number, LinkedIssue>(),
     src.prs_file ? prSideFileCache.get(resolve(base, src.prs_file)) : new Map<number, SidePr>(),
-    discover(repo, head, src),
+    discover(repo, head, src, opts.pin?.pullRefs),
   ]);
+  const pin: GitPin = { head, pullRefs: found.pullRefs };
   const { graph: g } = found;
 
   // max_prs counts PRs: the listing ends after the max_prs-th one.
@@ -629,7 +669,7 @@ export async function listGitPrs(src: GitSource, opts: ListGitPrsOptions): Promi
     .filter((it): it is NotPr => it.kind === 'not_pr')
     .map((it) => ({ reason: it.reason, number: it.number, commit: sha(it.commit), subject: g.subject[it.commit]! }));
   const page = items.filter((it): it is FoundPr => it.kind === 'pr');
-  const empty = { prs: [], origins: [], notPrs, nextCursor, total, pullRefsNotMerged: found.pullRefsNotMerged };
+  const empty = { prs: [], origins: [], notPrs, nextCursor, total, pullRefsNotMerged: found.pullRefsNotMerged, pin };
   if (page.length === 0) return empty;
 
   const ranges = page.map((p) => {

@@ -21,7 +21,7 @@ import { readSecret } from '../secrets';
 import { openStore, type ArtifactStore } from '../store/artifact-store';
 import { enhancePr } from './enhance';
 import { isDecontaminatedRepo } from './filters';
-import { listGitPrs, type GitNotPr, type GitPrOrigin } from './git-source';
+import { listGitPrs, type GitNotPr, type GitPin, type GitPrOrigin } from './git-source';
 import { listGithubPrs } from './github-source';
 import { processPr, type PrDecision } from './process-pr';
 import { PageTally } from './tally';
@@ -48,6 +48,8 @@ export interface MinePageInput {
   page: number;
   /** Read at most this many PRs (page size, less when max_prs is near). */
   limit: number;
+  /** git: what the first page listed from (its output's `pin`), so every page lists the same history. */
+  pin?: GitPin;
 }
 
 /** What one page produced. */
@@ -56,6 +58,8 @@ export interface MinePageOutput {
   prsSeen: number;
   samples: number;
   tokens: number;
+  /** git: pass to the next page. */
+  pin?: GitPin;
 }
 
 /** Part-file names of one page. */
@@ -67,6 +71,7 @@ const partKey = (prefix: string, page: number, kind: string) =>
 interface ListedPage {
   prs: PrRecord[];
   nextCursor: number | null;
+  pin?: GitPin;
   origins?: GitPrOrigin[];
   notPrs?: GitNotPr[];
   pullRefsNotMerged?: number;
@@ -74,7 +79,7 @@ interface ListedPage {
 
 async function listPage(
   source: MineSource,
-  page: { cursor: number; limit: number; maxRelevantFiles: number },
+  page: { cursor: number; limit: number; maxRelevantFiles: number; pin?: GitPin },
   deps: MineDeps
 ): Promise<ListedPage> {
   if (source.type === 'git') return listGitPrs(source, page);
@@ -109,7 +114,12 @@ export function createMineActivities(deps: MineDeps) {
       } else {
         const listing = listPage(
           source,
-          { cursor: raw.cursor, limit: raw.limit, maxRelevantFiles: config.max_relevant_files },
+          {
+            cursor: raw.cursor,
+            limit: raw.limit,
+            maxRelevantFiles: config.max_relevant_files,
+            ...(raw.pin ? { pin: raw.pin } : {}),
+          },
           deps
         );
         listed = await withHeartbeats(() => ({ cursor: raw.cursor, page: raw.page, step: 'listing' }), listing);
@@ -171,7 +181,13 @@ export function createMineActivities(deps: MineDeps) {
       const summary = tally.toSummary();
       await store.put(partKey(raw.prefix, raw.page, 'summary'), JSON.stringify(summary) + '\n', { records: null });
       log.info({ page: raw.page, prs: prs.length, samples: summary.samples, tokens: summary.tokens }, 'page mined');
-      return { nextCursor, prsSeen: summary.prs_seen, samples: summary.samples, tokens: summary.tokens };
+      return {
+        nextCursor,
+        prsSeen: summary.prs_seen,
+        samples: summary.samples,
+        tokens: summary.tokens,
+        ...(listed.pin ? { pin: listed.pin } : {}),
+      };
     },
 
     /**

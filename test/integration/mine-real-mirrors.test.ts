@@ -33,13 +33,22 @@ const git = (dir: string, ...args: string[]): string =>
   execFileSync('git', ['-C', dir, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
 
 async function listAll(src: GitSource): Promise<GitPrPage> {
-  const all: GitPrPage = { prs: [], origins: [], notPrs: [], nextCursor: null, total: 0, pullRefsNotMerged: 0 };
+  const all: GitPrPage = {
+    prs: [],
+    origins: [],
+    notPrs: [],
+    nextCursor: null,
+    total: 0,
+    pullRefsNotMerged: 0,
+    pin: { head: '', pullRefs: '' },
+  };
   for (let cursor: number | null = 0; cursor !== null;) {
-    const page = await listGitPrs(src, { cursor, limit: 250 });
+    const page = await listGitPrs(src, { cursor, limit: 250, ...(cursor > 0 ? { pin: all.pin } : {}) });
     all.prs.push(...page.prs);
     all.origins.push(...page.origins);
     all.notPrs.push(...page.notPrs);
     all.pullRefsNotMerged = page.pullRefsNotMerged;
+    all.pin = page.pin;
     cursor = page.nextCursor;
   }
   return all;

@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { listGitPrs, type GitPrPage } from '../../activities/mine/git-source';
+import { clearGitDiscoveryCache, listGitPrs, type GitPrPage } from '../../activities/mine/git-source';
 import { GitSource } from '../../contracts/mine';
 import { makeShapesRepo, type ShapesRepo } from '../../infra/fixtures/make-shapes-repo';
 
@@ -12,14 +12,23 @@ const git = (repo: string, ...args: string[]): string =>
   execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8' }).trim();
 
 async function listAll(src: GitSource, limit = 100): Promise<GitPrPage> {
-  const all: GitPrPage = { prs: [], origins: [], notPrs: [], nextCursor: null, total: 0, pullRefsNotMerged: 0 };
+  const all: GitPrPage = {
+    prs: [],
+    origins: [],
+    notPrs: [],
+    nextCursor: null,
+    total: 0,
+    pullRefsNotMerged: 0,
+    pin: { head: '', pullRefs: '' },
+  };
   for (let cursor: number | null = 0; cursor !== null;) {
-    const page = await listGitPrs(src, { cursor, limit });
+    const page = await listGitPrs(src, { cursor, limit, ...(cursor > 0 ? { pin: all.pin } : {}) });
     all.prs.push(...page.prs);
     all.origins.push(...page.origins);
     all.notPrs.push(...page.notPrs);
     all.total = page.total;
     all.pullRefsNotMerged = page.pullRefsNotMerged;
+    all.pin = page.pin;
     cursor = page.nextCursor;
   }
   return all;
@@ -197,6 +206,50 @@ describe('git source: every PR shape, once, with its own title and body', () => 
       const paged = await listAll(src, limit);
       assert.deepEqual(paged, all, `limit ${limit}`);
     }
+  });
+
+  it('later pages list what the first page saw, even when the ref moves or a fetch adds pull refs', async () => {
+    const work = join(dir, 'moving');
+    execFileSync('git', ['clone', '-q', '--mirror', fx.path, work]);
+    const moving = { ...src, path: work };
+    const first = await listGitPrs(moving, { cursor: 0, limit: 4 });
+    // The ref moves on (a new squash merge) and a fetch brings a new pull ref.
+    const tree = git(work, 'rev-parse', 'main^{tree}');
+    const next = execFileSync('git', ['-C', work, 'commit-tree', tree, '-p', 'main', '-m', 'Later work (#14)'], {
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        GIT_AUTHOR_NAME: 'x',
+        GIT_AUTHOR_EMAIL: 'x@x',
+        GIT_COMMITTER_NAME: 'x',
+        GIT_COMMITTER_EMAIL: 'x@x',
+      },
+    }).trim();
+    git(work, 'update-ref', 'refs/heads/main', next);
+    git(work, 'update-ref', 'refs/pull/14/head', next);
+    const rest: GitPrPage['prs'] = [];
+    for (let cursor: number | null = first.nextCursor; cursor !== null;) {
+      const page = await listGitPrs(moving, { cursor, limit: 4, pin: first.pin });
+      rest.push(...page.prs);
+      cursor = page.nextCursor;
+    }
+    assert.deepEqual(
+      [...first.prs, ...rest].map((p) => p.number),
+      all.prs.map((p) => p.number),
+      'the pinned listing, not the moved ref'
+    );
+    // A worker that lost its discovery cannot list the same pull refs again: a clear error, no mixed pages.
+    clearGitDiscoveryCache();
+    await assert.rejects(listGitPrs(moving, { cursor: 4, limit: 4, pin: first.pin }), (e: Error) => {
+      assert.match(e.message, /refs\/pull\/\* of .* changed while the stage was listing it/);
+      assert.equal((e as { nonRetryable?: boolean }).nonRetryable, true);
+      return true;
+    });
+    const fresh = await listAll(moving);
+    assert.ok(
+      fresh.prs.some((p) => p.number === 14),
+      'a new listing sees the new PR'
+    );
   });
 
   it('without pull refs: merges, squash and rebase merges are still found; (#N) is then taken at its word', async () => {

@@ -32,7 +32,7 @@ import type { GitSource } from '../../contracts/mine';
 import { LinkedIssue, PrRecord } from '../../contracts/pr';
 import type { CommitFileDiff, FileStatus, PrCommit, RelevantFile, SkippedFile } from '../../contracts/pr';
 import { parseIssueRefs } from './issue-links';
-import { stripBom } from '../text-input';
+import { parseJsonlRecords } from '../text-input';
 import { SideFileCache } from './side-file-cache';
 import { discoverPrs, type Discovered, type FoundPr, type NotPr, type NotPrReason, type PrShape } from './git-discover';
 import { parseGraph, type CommitGraph } from './git-graph';
@@ -117,21 +117,17 @@ export const issuesFileCache = new SideFileCache<ReadonlyMap<number, LinkedIssue
   { what: 'issues file' }
 );
 
-/** Parses issues JSONL text (a leading BOM is ignored); errors name `file` and the line. */
+/** Parses issues JSONL text (a leading BOM is ignored); errors name `file` and the line. Later lines win. */
 function parseIssues(raw: string, file: string): Map<number, LinkedIssue> {
-  const text = stripBom(raw);
   const out = new Map<number, LinkedIssue>();
-  text.split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
-    let json: unknown;
-    try {
-      json = JSON.parse(line);
-    } catch (e) {
-      throw new Error(`${file}:${i + 1}: invalid JSON: ${(e as Error).message}`);
-    }
-    const r = IssueLine.safeParse(json);
-    if (!r.success) throw new Error(`${file}:${i + 1}: not an issue record: ${r.error.message}`);
-    const it = r.data;
+  const lines = parseJsonlRecords(
+    raw,
+    file,
+    IssueLine,
+    'an issue record',
+    '{"number": N, "title": "...", "body": "..."}'
+  );
+  for (const it of lines)
     out.set(
       it.number,
       LinkedIssue.parse({
@@ -142,7 +138,6 @@ function parseIssues(raw: string, file: string): Map<number, LinkedIssue> {
         comments: (it.comments ?? []).map((c) => ({ author: c.author, body: c.body ?? '', created_at: c.created_at })),
       })
     );
-  });
   return out;
 }
 

@@ -6,7 +6,7 @@
  * like `issues_file` does for issues; PRs it lists that the mirror does not have are ignored.
  */
 import { z } from 'zod';
-import { stripBom } from '../text-input';
+import { parseJsonlRecords } from '../text-input';
 import { SideFileCache } from './side-file-cache';
 
 /** One line of a PR side file. `author` may be a login string or GitHub's `{login, is_bot}` object. */
@@ -41,37 +41,21 @@ export interface SidePr {
 /** Parses PR side-file text (a leading BOM is ignored); errors name the file and line. Later lines win. */
 export function parsePrSideFile(raw: string, file: string): Map<number, SidePr> {
   const out = new Map<number, SidePr>();
-  stripBom(raw)
-    .split('\n')
-    .forEach((line, i) => {
-      if (!line.trim()) return;
-      let json: unknown;
-      try {
-        json = JSON.parse(line);
-      } catch (e) {
-        throw new Error(`${file}:${i + 1}: invalid JSON: ${(e as Error).message}`);
-      }
-      const r = PrSideLine.safeParse(json);
-      if (!r.success) {
-        const first = r.error.issues[0]!;
-        throw new Error(
-          `${file}:${i + 1}: not a PR record: ${first.path.join('.') || '(line)'}: ${first.message} ` +
-            '(expected {"number": N, "title": "...", "body": "...", "author": "login", "labels": [...], "linked_issues": [N]})'
-        );
-      }
-      const p = r.data;
-      const login = typeof p.author === 'string' ? p.author : (p.author?.login ?? null);
-      out.set(p.number, {
-        title: p.title ?? null,
-        body: p.body ?? null,
-        author: login,
-        authorIsBot: (typeof p.author === 'object' && p.author?.is_bot === true) || /\[bot\]$/i.test(login ?? ''),
-        labels: (p.labels ?? []).map((l) => (typeof l === 'string' ? l : l.name)),
-        linkedIssues: (p.linked_issues ?? []).map((x) => (typeof x === 'number' ? x : x.number)),
-        createdAt: p.created_at ?? null,
-        mergedAt: p.merged_at ?? null,
-      });
+  const expected =
+    '{"number": N, "title": "...", "body": "...", "author": "login", "labels": [...], "linked_issues": [N]}';
+  for (const p of parseJsonlRecords(raw, file, PrSideLine, 'a PR record', expected)) {
+    const login = typeof p.author === 'string' ? p.author : (p.author?.login ?? null);
+    out.set(p.number, {
+      title: p.title ?? null,
+      body: p.body ?? null,
+      author: login,
+      authorIsBot: (typeof p.author === 'object' && p.author?.is_bot === true) || /\[bot\]$/i.test(login ?? ''),
+      labels: (p.labels ?? []).map((l) => (typeof l === 'string' ? l : l.name)),
+      linkedIssues: (p.linked_issues ?? []).map((x) => (typeof x === 'number' ? x : x.number)),
+      createdAt: p.created_at ?? null,
+      mergedAt: p.merged_at ?? null,
     });
+  }
   return out;
 }
 

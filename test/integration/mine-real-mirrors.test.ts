@@ -4,9 +4,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pythonFilter, sharedFilter } from '../../activities/mine/filters';
-import { listGitPrs, type GitPrPage } from '../../activities/mine/git-source';
 import { prose } from '../../activities/mine/render-common';
 import { RenderError, renderPythonSample } from '../../activities/mine/render-python';
+import { listAllGitPrs } from '../helpers/git-pages';
 import { GitSource, MineFilters } from '../../contracts/mine';
 import { setupFailed, stackHome } from '../helpers/prereq';
 import { replayPythonSample } from '../helpers/python-sample';
@@ -32,27 +32,7 @@ const skip = missing.length
 const git = (dir: string, ...args: string[]): string =>
   execFileSync('git', ['-C', dir, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
 
-async function listAll(src: GitSource): Promise<GitPrPage> {
-  const all: GitPrPage = {
-    prs: [],
-    origins: [],
-    notPrs: [],
-    nextCursor: null,
-    total: 0,
-    pullRefsNotMerged: 0,
-    pin: { head: '', pullRefs: '' },
-  };
-  for (let cursor: number | null = 0; cursor !== null;) {
-    const page = await listGitPrs(src, { cursor, limit: 250, ...(cursor > 0 ? { pin: all.pin } : {}) });
-    all.prs.push(...page.prs);
-    all.origins.push(...page.origins);
-    all.notPrs.push(...page.notPrs);
-    all.pullRefsNotMerged = page.pullRefsNotMerged;
-    all.pin = page.pin;
-    cursor = page.nextCursor;
-  }
-  return all;
-}
+const listAll = (src: GitSource) => listAllGitPrs(src, 250);
 
 /**
  * PR numbers from `git log` alone: `Merge pull request #N` merges, subjects ending `(#N)` and merges

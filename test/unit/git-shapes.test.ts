@@ -5,34 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { clearGitDiscoveryCache, listGitPrs, type GitPrPage } from '../../activities/mine/git-source';
+import { listAllGitPrs } from '../helpers/git-pages';
 import { GitSource } from '../../contracts/mine';
 import { makeShapesRepo, type ShapesRepo } from '../../infra/fixtures/make-shapes-repo';
 
 const git = (repo: string, ...args: string[]): string =>
   execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8' }).trim();
 
-async function listAll(src: GitSource, limit = 100): Promise<GitPrPage> {
-  const all: GitPrPage = {
-    prs: [],
-    origins: [],
-    notPrs: [],
-    nextCursor: null,
-    total: 0,
-    pullRefsNotMerged: 0,
-    pin: { head: '', pullRefs: '' },
-  };
-  for (let cursor: number | null = 0; cursor !== null;) {
-    const page = await listGitPrs(src, { cursor, limit, ...(cursor > 0 ? { pin: all.pin } : {}) });
-    all.prs.push(...page.prs);
-    all.origins.push(...page.origins);
-    all.notPrs.push(...page.notPrs);
-    all.total = page.total;
-    all.pullRefsNotMerged = page.pullRefsNotMerged;
-    all.pin = page.pin;
-    cursor = page.nextCursor;
-  }
-  return all;
-}
+const listAll = listAllGitPrs;
 
 describe('git source: every PR shape, once, with its own title and body', () => {
   let dir: string;

@@ -260,6 +260,11 @@ export const TrainConfig = z
     model_config: z.string().min(1).optional(),
     /** Shared directory on the cluster for scripts, logs and checkpoints; unset: `$BOTTEGA_HOME/slurm`. */
     workdir: z.string().min(1).optional(),
+    /**
+     * Node-local directory where each node task stages the shards first when they live in S3 (the
+     * store is not a filesystem the cluster mounts): one sub-directory per job, removed when it ends.
+     */
+    data_staging_dir: z.string().min(1).default('/tmp/bottega-data'),
     /** Extra environment of the job (plain values, never secrets). */
     env: z.record(EnvName, z.string()).default({}),
     poll: SlurmPollConfig.prefault({}),

@@ -18,6 +18,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import type { ArtifactRef, StoreConfig } from '../../contracts';
 import { checkStoreKey } from '../../contracts/safe-names';
 import { readSecret, redact } from '../secrets';
+import { presignGetUrl } from './presign';
 
 /** Options recorded on a written artifact. */
 export interface PutOptions {
@@ -200,7 +201,10 @@ export class S3ArtifactStore implements ArtifactStore {
   readonly prefix: string;
   readonly client: S3Client;
 
-  constructor(uri: string, settings: S3Settings) {
+  constructor(
+    uri: string,
+    private readonly settings: S3Settings
+  ) {
     const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
     if (!m) throw new Error(`not an s3:// URI: ${uri}`);
     this.bucket = m[1]!;
@@ -227,6 +231,25 @@ export class S3ArtifactStore implements ArtifactStore {
     const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(uri);
     if (!m) throw new Error(`not an s3:// object URI: ${uri}`);
     return { bucket: m[1]!, key: m[2]! };
+  }
+
+  /**
+   * A URL that GETs the object at `uri` without credentials for `expiresInS` seconds (at most 7
+   * days): for a process that must not hold the store's keys (a Slurm job staging its shards).
+   */
+  async presignGet(uri: string, expiresInS: number): Promise<string> {
+    const { bucket, key } = this.parse(uri);
+    return presignGetUrl(
+      {
+        ...(this.settings.endpoint ? { endpoint: this.settings.endpoint } : {}),
+        region: this.settings.region,
+        forcePathStyle: this.settings.forcePathStyle,
+        credentials: () => this.client.config.credentials(),
+      },
+      bucket,
+      key,
+      expiresInS
+    );
   }
 
   /** Creates the bucket if it does not exist (self-hosted servers start empty). */

@@ -11,6 +11,8 @@ export interface JobPaths {
   hparams: string;
   /** Created by the USR2 trap: a trainer may poll it as well as catch the signal. */
   stop: string;
+  /** Presigned URLs of the shards, when they are staged from S3 (see stage_data.py). */
+  dataList: string;
 }
 
 /**
@@ -26,6 +28,7 @@ export function jobPaths(workdir: string, experimentId: string, stage: string): 
     metrics: `${dir}/metrics.jsonl`,
     hparams: `${dir}/hparams.json`,
     stop: `${dir}/STOP`,
+    dataList: `${dir}/data-urls.json`,
   };
 }
 

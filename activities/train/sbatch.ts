@@ -94,6 +94,12 @@ export interface JobScriptInput {
   /** The reference trainer's path on the cluster. */
   trainer: string;
   env: Record<string, string>;
+  /**
+   * Shards outside the cluster's filesystem (S3): each node task first downloads them into `dir`
+   * (node-local; `dataDir` points there) with `script` (infra/trainer/stage_data.py) from the
+   * presigned URLs in `list`, and removes them when the trainer ends for good (kept on requeue).
+   */
+  stageData?: { python: string; script: string; list: string; dir: string };
 }
 
 /** The job script and its options. */
@@ -218,7 +224,9 @@ export function renderJobScript(i: JobScriptInput): JobScript {
   const envLines = Object.entries(i.env).map(([k, v]) => `export ${k}=${q(v)}`);
   // The per-node wrapper, run by srun in each allocation node: bash -c '<wrapper>'.
   const signalTarget = usr2To === 'workers' ? 'pkill -USR2 -P "$pid"' : 'kill -USR2 "$pid"';
+  const sd = i.stageData;
   const wrapper = [
+    ...(sd ? [`${q(sd.python)} ${q(sd.script)} --list ${q(sd.list)} --dest ${q(sd.dir)} || exit $?`] : []),
     `${command} &`,
     'pid=$!',
     `trap 'touch "$BOTTEGA_STOP_FILE"; ${signalTarget} 2>/dev/null' USR2`,
@@ -226,6 +234,8 @@ export function renderJobScript(i: JobScriptInput): JobScript {
     // then wait once more for its real status (bash keeps it).
     'while kill -0 "$pid" 2>/dev/null; do wait "$pid"; done',
     'wait "$pid"',
+    // Staged shards stay for a requeued run (stop file) and go when the trainer is done.
+    ...(sd ? ['rc=$?', `[[ -e "$BOTTEGA_STOP_FILE" ]] || rm -rf ${q(sd.dir)}`, 'exit $rc'] : []),
   ].join('\n');
   const script = [
     '#!/bin/bash',

@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Context, cancellationDetails, sleep } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
+import { z } from 'zod';
 import {
   type TrainStageOutcome,
   ArtifactRef,
@@ -16,7 +17,8 @@ import {
 } from '../../contracts';
 import { referenceTrainerConfig } from './reference-trainer';
 import { loggerFor } from '../logger';
-import { openStore } from '../store/artifact-store';
+import { openStore, S3ArtifactStore, type ArtifactStore } from '../store/artifact-store';
+import { MAX_PRESIGN_S } from '../store/presign';
 import type { JobInfo, SlurmBackend } from './backend';
 import { liveMetrics, METRICS_TAIL_LINES } from './live-metrics';
 import type { JobPoller } from './poller';
@@ -58,6 +60,8 @@ export interface SubmittedJob {
 
 /** The reference trainer in this checkout (for clusters sharing the worker's filesystem). */
 const REFERENCE_TRAINER = fileURLToPath(new URL('../../infra/trainer/train.py', import.meta.url));
+/** Downloads S3 shards into node-local disk in the job (stdlib Python). */
+const STAGE_DATA_SCRIPT = fileURLToPath(new URL('../../infra/trainer/stage_data.py', import.meta.url));
 /** Lines of log carried in heartbeats, progress and failures. */
 const TAIL_LINES = 20;
 /** Consecutive failed polls (scheduler unreachable) before a monitor attempt fails. */
@@ -70,6 +74,62 @@ export const CHECKPOINT_MARKER = 'COMPLETE';
 
 /** Local path of a `file://` URI; other URIs are handed to the job as they are. */
 const clusterPath = (uri: string) => (uri.startsWith('file://') ? fileURLToPath(uri) : uri);
+
+/**
+ * How a job gets shards that are not on the cluster's filesystem (an S3 store): each file the
+ * manifest lists, plus the manifest, as presigned GET URLs (no credentials reach the cluster) that
+ * infra/trainer/stage_data.py downloads into a node-local directory before the trainer starts.
+ */
+async function stagingPlan(
+  store: ArtifactStore,
+  manifest: ArtifactRef,
+  config: TrainConfig,
+  jobName: string,
+  python: string
+) {
+  if (!(store instanceof S3ArtifactStore))
+    throw ApplicationFailure.create({
+      type: INVALID_SPEC,
+      nonRetryable: true,
+      message: `train: shards at ${manifest.uri} are neither on the cluster's filesystem (file://) nor in the S3 store of this experiment`,
+    });
+  const m = ShardManifestFiles.parse(JSON.parse((await store.get(manifest.uri)).toString('utf8')));
+  const dir = `${config.data_staging_dir.replace(/\/+$/, '')}/${jobName}`;
+  const files = async () => {
+    const expires = MAX_PRESIGN_S;
+    const out = [
+      {
+        name: 'manifest.json',
+        url: await store.presignGet(manifest.uri, expires),
+        sha256: manifest.sha256,
+        bytes: manifest.bytes,
+      },
+    ];
+    for (const s of m.shards)
+      for (const [kind, f] of Object.entries(s.files))
+        out.push({
+          name: `${s.name}.${kind}`,
+          url: await store.presignGet(f.uri, expires),
+          sha256: f.sha256,
+          bytes: f.bytes,
+        });
+    return out;
+  };
+  return { python, script: STAGE_DATA_SCRIPT, dir, files };
+}
+
+/** What staging needs of a shard manifest (docs/shards.md): each shard's files. */
+const ShardManifestFiles = z.object({
+  shards: z.array(
+    z.object({
+      name: z.string().regex(/^[^/]+$/),
+      files: z.record(
+        z.string().regex(/^[^/]+$/),
+        z.object({ uri: z.string(), sha256: z.string(), bytes: z.number() })
+      ),
+    })
+  ),
+});
 
 /** Creates the train stage's Slurm activities (slurm task queue). */
 export function createTrainActivities(deps: TrainDeps) {
@@ -107,7 +167,10 @@ export function createTrainActivities(deps: TrainDeps) {
     async submitJob(raw: TrainJobInput & { manifest: ArtifactRef; initModel: string }): Promise<SubmittedJob> {
       const { config, stage, backend, paths, name } = prepare(raw);
       const log = loggerFor({ experimentId: raw.experimentId, stage: 'train', activity: 'submitJob', job: name });
-      const manifest = clusterPath(raw.manifest.uri);
+      const staged = raw.manifest.uri.startsWith('file://')
+        ? null
+        : await stagingPlan(storeOf(raw.store), raw.manifest, config, name, config.framework.python);
+      const manifest = staged ? `${staged.dir}/manifest.json` : clusterPath(raw.manifest.uri);
       const rendered = renderJobScript({
         name,
         workflowId: raw.workflowId,
@@ -122,6 +185,7 @@ export function createTrainActivities(deps: TrainDeps) {
         initModel: raw.initModel,
         trainer: config.framework.type === 'reference' ? (config.framework.script ?? REFERENCE_TRAINER) : '',
         env: config.env,
+        ...(staged ? { stageData: { ...staged, list: paths.dataList } } : {}),
       });
       const inputs = {
         job_name: name,
@@ -167,6 +231,9 @@ export function createTrainActivities(deps: TrainDeps) {
             })
           : stage.hparams;
       await backend.files.write(paths.hparams, JSON.stringify(hparamsFile, null, 2) + '\n');
+      // Presigned URLs, made now: they live at most 7 days (SigV4), so a job queued longer fails
+      // its staging with a message saying to resubmit.
+      if (staged) await backend.files.write(paths.dataList, JSON.stringify({ files: await staged.files() }) + '\n');
       const jobId = await backend.submit(rendered.script, rendered.options);
       log.info({ jobId, backend: backend.kind }, 'submitted');
       return { jobId, jobName: name, reused: false, script, inputs: inputsRef };

@@ -44,6 +44,25 @@ describe(
       assert.deepEqual(await store.list('x/'), ['x/y.jsonl']);
     });
 
+    it('presigned GET URLs: fetched without credentials; tampered, other-key and expired ones are refused', async () => {
+      const body = randomBytes(4096);
+      const ref = await store.put('x/p.bin', body);
+      await store.put('x/q.bin', 'other');
+      const url = await store.presignGet(ref.uri, 60);
+      const secret = process.env[StoreConfig.parse({ uri: `s3://${bucket}` }).s3.secret_key_env];
+      assert.ok(secret && !url.includes(secret), 'no secret in the URL');
+      const ok = await fetch(url);
+      assert.equal(ok.status, 200);
+      assert.deepEqual(Buffer.from(await ok.arrayBuffer()), body);
+      const sig = /X-Amz-Signature=([0-9a-f]+)/.exec(url)![1]!;
+      const flipped = url.replace(sig, sig.slice(0, -1) + (sig.endsWith('0') ? '1' : '0'));
+      assert.equal((await fetch(flipped)).status, 403, 'a tampered signature');
+      assert.equal((await fetch(url.replace('/x/p.bin?', '/x/q.bin?'))).status, 403, 'the URL of another key');
+      const short = await store.presignGet(ref.uri, 1);
+      await new Promise((r) => setTimeout(r, 2500));
+      assert.equal((await fetch(short)).status, 403, 'an expired URL');
+    });
+
     it('uploads a large file as a complete multipart object', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'bottega-s3-'));
       const file = join(dir, 'big.bin');

@@ -156,4 +156,34 @@ describe('sbatch template', () => {
     assert.equal(long, jobName('x'.repeat(300), 'sft'));
     assert.notEqual(long, jobName('x'.repeat(301), 'sft'));
   });
+
+  describe('shards staged from S3', () => {
+    it('each node task stages before the trainer, and removes the copy unless the job requeues', () => {
+      const sd = {
+        python: '/venv/bin/python',
+        script: '/opt/stage_data.py',
+        list: '/shared/j/data-urls.json',
+        dir: '/tmp/bd/j',
+      };
+      const { script, command } = renderJobScript({
+        ...input(),
+        stageData: sd,
+        dataDir: sd.dir,
+        manifest: `${sd.dir}/manifest.json`,
+      });
+      assert.match(command, /--data \/tmp\/bd\/j /);
+      const wrapper = /bash -c '([\s\S]*?)' &\nsrun_pid/.exec(script)![1]!;
+      const lines = wrapper.split('\n');
+      assert.match(
+        lines[0]!,
+        /\/venv\/bin\/python'?\S* '?\S*stage_data.py'? --list '?\S*data-urls.json'? --dest '?\/tmp\/bd\/j'? \|\| exit \$\?/
+      );
+      assert.match(lines[1]!, /torch\.distributed\.run .* &$/);
+      assert.deepEqual(
+        lines.slice(-3).map((l) => l.replace(/'\\''/g, "'")),
+        ['rc=$?', `[[ -e "$BOTTEGA_STOP_FILE" ]] || rm -rf /tmp/bd/j`, 'exit $rc']
+      );
+      assert.doesNotMatch(renderJobScript(input()).script, /stage_data/);
+    });
+  });
 });

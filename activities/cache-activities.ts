@@ -17,6 +17,7 @@ import {
 } from '../contracts';
 import { loggerFor } from './logger';
 import { ENHANCE_PROMPT_VERSION } from './mine/enhance';
+import { pullRefsDigest } from './mine/git-source';
 import { getTokenizer } from './mine/tokenizer';
 import { directoryDigest } from './build/docker';
 import { withHeartbeats } from './heartbeat';
@@ -99,12 +100,6 @@ async function gitHead(path: string, ref: string, where: string): Promise<string
       `${where}: cannot read ref ${JSON.stringify(ref)} of git repository ${path}: ${(e as Error).message.split('\n')[0]}`
     );
   }
-}
-
-/** sha256 of the repository's `refs/pull/*` (a fetch of new pull refs can change which PRs are found). */
-async function pullRefsDigest(path: string): Promise<string> {
-  const { stdout } = await run('git', ['-C', path, 'for-each-ref', '--format=%(refname) %(objectname)', 'refs/pull/']);
-  return createHash('sha256').update(stdout).digest('hex');
 }
 
 /** sha256 of a file's bytes (the identity of a file input). */

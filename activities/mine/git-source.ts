@@ -548,13 +548,23 @@ export function clearGitDiscoveryCache(): void {
 const cacheKey = (repo: string, head: string, pullRefs: string, src: GitSource): string =>
   [repo, head, pullRefs, src.unnumbered_merges].join('\0');
 
+/** `refs/pull/*` as for-each-ref lists them, and their digest (what a listing and the step cache key on). */
+async function readPullRefs(repo: string): Promise<{ text: string; digest: string }> {
+  const text = (
+    await git(repo, ['for-each-ref', '--format=%(refname)%00%(objectname)%00%(*objectname)', 'refs/pull/'])
+  ).toString('utf8');
+  return { text, digest: createHash('sha256').update(text).digest('hex') };
+}
+
+/** Digest of a repository's `refs/pull/*`: a fetch of new pull refs can change which PRs are found. */
+export async function pullRefsDigest(path: string): Promise<string> {
+  return (await readPullRefs(resolve(path))).digest;
+}
+
 async function discover(repo: string, head: string, src: GitSource, pinned?: string): Promise<RepoDiscovery> {
   const pinnedHit = pinned === undefined ? undefined : discoveryCache.get(cacheKey(repo, head, pinned, src));
   if (pinnedHit) return pinnedHit;
-  const refs = (
-    await git(repo, ['for-each-ref', '--format=%(refname)%00%(objectname)%00%(*objectname)', 'refs/pull/'])
-  ).toString('utf8');
-  const pullRefs = createHash('sha256').update(refs).digest('hex');
+  const { text: refs, digest: pullRefs } = await readPullRefs(repo);
   if (pinned !== undefined && pullRefs !== pinned)
     throw ApplicationFailure.create({
       type: 'GitSourceChanged',
@@ -693,19 +703,19 @@ export async function listGitPrs(src: GitSource, opts: ListGitPrsOptions): Promi
     )
   );
   const EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904';
-  const pairIdx: number[] = [];
-  const pairs: { from: string; to: string }[] = [];
-  page.forEach((p, i) => {
-    const from = netFrom[i] ?? ranges[i]!.commits.map((c) => meta.get(c)?.parents[0]).find(Boolean) ?? null;
-    if (from) {
-      pairIdx.push(i);
-      pairs.push({ from, to: sha(p.head) });
-    }
-  });
+  const from = page.map(
+    (_, i) => netFrom[i] ?? ranges[i]!.commits.map((c) => meta.get(c)?.parents[0]).find(Boolean) ?? null
+  );
+  const pairIdx = page.flatMap((_, i) => (from[i] ? [i] : []));
   const net: RawChange[][] = page.map(() => []);
-  (await netChanges(repo, pairs)).forEach((c, k) => (net[pairIdx[k]!] = c));
+  (
+    await netChanges(
+      repo,
+      pairIdx.map((i) => ({ from: from[i]!, to: sha(page[i]!.head) }))
+    )
+  ).forEach((c, k) => (net[pairIdx[k]!] = c));
   for (let i = 0; i < page.length; i++) {
-    if (pairIdx.includes(i)) continue;
+    if (from[i]) continue;
     // Root-to-head diff for histories with no common ancestor and a root first commit.
     const head = sha(page[i]!.head);
     const buf = await git(repo, [
@@ -797,14 +807,13 @@ export async function listGitPrs(src: GitSource, opts: ListGitPrsOptions): Promi
     let title: string;
     let body = '';
     let headOwner: string | null = null;
-    if (p.shape === 'merge' && p.messageNamesPr) {
+    const named = p.shape === 'squash' || (p.shape === 'merge' && p.messageNamesPr);
+    if (named || (p.shape === 'merge' && p.number >= SYNTHETIC_PR_BASE)) {
+      // A merge or squash message naming the PR, or an unnumbered merge's (its branch is the title).
       const parsed = parseMergeMessage(anchor.message);
-      ({ title, body, headOwner } = parsed);
-    } else if (p.shape === 'squash') {
-      const parsed = parseMergeMessage(anchor.message);
-      ({ title, body } = parsed);
-    } else if (p.shape === 'merge' && p.number >= SYNTHETIC_PR_BASE) {
-      title = parseMergeMessage(anchor.message).title;
+      title = parsed.title;
+      if (named) body = parsed.body;
+      if (p.shape === 'merge' && named) headOwner = parsed.headOwner;
     } else {
       title = withoutMarker(firstLine(firstMeta?.message ?? anchor.message), p.number);
     }

@@ -80,13 +80,7 @@ const clusterPath = (uri: string) => (uri.startsWith('file://') ? fileURLToPath(
  * manifest lists, plus the manifest, as presigned GET URLs (no credentials reach the cluster) that
  * infra/trainer/stage_data.py downloads into a node-local directory before the trainer starts.
  */
-async function stagingPlan(
-  store: ArtifactStore,
-  manifest: ArtifactRef,
-  config: TrainConfig,
-  jobName: string,
-  python: string
-) {
+async function stagingPlan(store: ArtifactStore, manifest: ArtifactRef, config: TrainConfig, jobName: string) {
   if (!(store instanceof S3ArtifactStore))
     throw ApplicationFailure.create({
       type: INVALID_SPEC,
@@ -115,7 +109,7 @@ async function stagingPlan(
         });
     return out;
   };
-  return { python, script: STAGE_DATA_SCRIPT, dir, files };
+  return { dir, files };
 }
 
 /** What staging needs of a shard manifest (docs/shards.md): each shard's files. */
@@ -169,7 +163,7 @@ export function createTrainActivities(deps: TrainDeps) {
       const log = loggerFor({ experimentId: raw.experimentId, stage: 'train', activity: 'submitJob', job: name });
       const staged = raw.manifest.uri.startsWith('file://')
         ? null
-        : await stagingPlan(storeOf(raw.store), raw.manifest, config, name, config.framework.python);
+        : await stagingPlan(storeOf(raw.store), raw.manifest, config, name);
       const manifest = staged ? `${staged.dir}/manifest.json` : clusterPath(raw.manifest.uri);
       const rendered = renderJobScript({
         name,
@@ -185,7 +179,16 @@ export function createTrainActivities(deps: TrainDeps) {
         initModel: raw.initModel,
         trainer: config.framework.type === 'reference' ? (config.framework.script ?? REFERENCE_TRAINER) : '',
         env: config.env,
-        ...(staged ? { stageData: { ...staged, list: paths.dataList } } : {}),
+        ...(staged
+          ? {
+              stageData: {
+                python: config.framework.python,
+                script: STAGE_DATA_SCRIPT,
+                list: paths.dataList,
+                dir: staged.dir,
+              },
+            }
+          : {}),
       });
       const inputs = {
         job_name: name,

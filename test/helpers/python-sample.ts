@@ -7,6 +7,7 @@
  * also hold (Python docstrings). A block ends at the first such line followed by the next entry, a
  * commit message of the PR (`messages`), or the end of the text.
  */
+import { applySearchReplace, SearchReplaceError } from '../../activities/mine/search-replace';
 
 /** The file states a sample describes: before (relevant files) and after (edits replayed). */
 export interface Replayed {
@@ -85,10 +86,11 @@ export function replayPythonSample(text: string, messages: readonly string[]): R
     if (search.endsWith('\n'))
       variants.push([search.slice(0, -1), replace.endsWith('\n') ? replace.slice(0, -1) : replace]);
     for (const [s, r] of variants) {
-      const at = cur.indexOf(s);
-      if (s === '' ? cur === '' : at >= 0 && cur.indexOf(s, at + 1) < 0) {
-        files.set(path, s === '' ? r : cur.slice(0, at) + r + cur.slice(at + s.length));
+      try {
+        files.set(path, applySearchReplace(cur, [{ search: s, replace: r }]));
         return;
+      } catch (e) {
+        if (!(e instanceof SearchReplaceError)) throw e;
       }
     }
     throw new Error(`${path}: search text not found once`);

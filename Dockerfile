@@ -1,6 +1,6 @@
 # bottega worker image (docker-compose.yml builds it for worker-cpu, worker-docker, worker-slurm).
 # Runs the TypeScript sources through tsx (a runtime dependency): no build step.
-FROM docker:27-cli AS docker-cli
+FROM docker:29-cli AS docker-cli
 
 FROM node:26-bookworm-slim
 # git: mine/build check out repositories. openssh-client: the slurm worker's `ssh` backend.

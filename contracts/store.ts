@@ -19,6 +19,12 @@ export const StoreConfig = z.strictObject({
     .strictObject({
       /** Env var holding the endpoint URL of a self-hosted S3 server; unset means AWS. */
       endpoint_env: EnvName.default('BOTTEGA_S3_ENDPOINT'),
+      /**
+       * Env var holding the endpoint URL that Slurm jobs use to download shards (the presigned
+       * URLs are signed for it), where compute nodes reach S3 under another address than the
+       * worker does (e.g. a container network name); unset means the worker's endpoint.
+       */
+      public_endpoint_env: EnvName.default('BOTTEGA_S3_PUBLIC_ENDPOINT'),
       region: z.string().default('us-east-1'),
       access_key_env: EnvName.default('AWS_ACCESS_KEY_ID'),
       secret_key_env: EnvName.default('AWS_SECRET_ACCESS_KEY'),

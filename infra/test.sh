@@ -6,7 +6,9 @@
 # Set-up, idempotent and quick when already done: a supported Node (infra/lib/node.sh), node
 # modules, the whole local stack (`bash infra/dev.sh up`: Temporal, S3, Docker, Slurm, sshd) and its
 # environment, Chromium for the Web UI test, the Python venvs of the reference trainer and the
-# swebench parity check, and the real git mirrors of the mining test. BOTTEGA_TEST_SETUP=0 skips all of it (for a stack you manage yourself).
+# swebench parity check, the real git mirrors of the mining test and the compose stack's images
+# (built from Debian and the Go proxy, cached in Docker; the first build takes ~15 min).
+# BOTTEGA_TEST_SETUP=0 skips all of it (for a stack you manage yourself).
 # BOTTEGA_TEST_ALLOW_MISSING and BOTTEGA_TEST_FILE_TIMEOUT_S: see test/run.ts and test/helpers/prereq.ts.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -34,6 +36,8 @@ if [[ "${BOTTEGA_TEST_SETUP:-1}" != 0 ]]; then
   bash infra/swebench/setup.sh >/dev/null
   step "real git mirrors the mining test reads (infra/mirrors/setup.sh)"
   bash infra/mirrors/setup.sh
+  step "compose stack images, built offline and cached (infra/compose/build-images.sh)"
+  bash infra/compose/build-images.sh all
 fi
 eval "$(bash infra/dev.sh env)"
 step "test suite on node $(node --version)"

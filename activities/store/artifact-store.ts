@@ -173,6 +173,8 @@ export class LocalArtifactStore implements ArtifactStore {
 /** Credentials and endpoint for S3, read from the environment variables a spec names. */
 export interface S3Settings {
   endpoint?: string;
+  /** Endpoint that presigned URLs name (the compute nodes' address of the server); else `endpoint`. */
+  publicEndpoint?: string;
   region: string;
   accessKeyId?: string;
   secretAccessKey?: string;
@@ -182,10 +184,12 @@ export interface S3Settings {
 /** Reads S3 settings from the environment variables named in the store config. */
 export function s3SettingsFromEnv(cfg: StoreConfig['s3'], env: NodeJS.ProcessEnv = process.env): S3Settings {
   const endpoint = env[cfg.endpoint_env];
+  const publicEndpoint = env[cfg.public_endpoint_env];
   const accessKeyId = readSecret(env, cfg.access_key_env);
   const secretAccessKey = readSecret(env, cfg.secret_key_env);
   return {
     ...(endpoint ? { endpoint } : {}),
+    ...(publicEndpoint ? { publicEndpoint } : {}),
     region: cfg.region,
     ...(accessKeyId ? { accessKeyId } : {}),
     ...(secretAccessKey ? { secretAccessKey } : {}),
@@ -239,9 +243,10 @@ export class S3ArtifactStore implements ArtifactStore {
    */
   async presignGet(uri: string, expiresInS: number): Promise<string> {
     const { bucket, key } = this.parse(uri);
+    const endpoint = this.settings.publicEndpoint ?? this.settings.endpoint;
     return presignGetUrl(
       {
-        ...(this.settings.endpoint ? { endpoint: this.settings.endpoint } : {}),
+        ...(endpoint ? { endpoint } : {}),
         region: this.settings.region,
         forcePathStyle: this.settings.forcePathStyle,
         credentials: () => this.client.config.credentials(),

@@ -13,6 +13,11 @@ export interface JobPaths {
   stop: string;
   /** Presigned URLs of the shards, when they are staged from S3 (see stage_data.py). */
   dataList: string;
+  /**
+   * The job's copy of infra/trainer/stage_data.py: the job directory is on the cluster's shared
+   * filesystem, the worker's checkout need not be (a worker in a container, another host).
+   */
+  stager: string;
 }
 
 /**
@@ -29,6 +34,7 @@ export function jobPaths(workdir: string, experimentId: string, stage: string): 
     hparams: `${dir}/hparams.json`,
     stop: `${dir}/STOP`,
     dataList: `${dir}/data-urls.json`,
+    stager: `${dir}/stage_data.py`,
   };
 }
 

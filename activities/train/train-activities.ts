@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Context, cancellationDetails, sleep } from '@temporalio/activity';
@@ -60,7 +60,7 @@ export interface SubmittedJob {
 
 /** The reference trainer in this checkout (for clusters sharing the worker's filesystem). */
 const REFERENCE_TRAINER = fileURLToPath(new URL('../../infra/trainer/train.py', import.meta.url));
-/** Downloads S3 shards into node-local disk in the job (stdlib Python). */
+/** Downloads S3 shards into node-local disk in the job (stdlib Python); copied into the job directory. */
 const STAGE_DATA_SCRIPT = fileURLToPath(new URL('../../infra/trainer/stage_data.py', import.meta.url));
 /** Lines of log carried in heartbeats, progress and failures. */
 const TAIL_LINES = 20;
@@ -183,7 +183,7 @@ export function createTrainActivities(deps: TrainDeps) {
           ? {
               stageData: {
                 python: config.framework.python,
-                script: STAGE_DATA_SCRIPT,
+                script: paths.stager,
                 list: paths.dataList,
                 dir: staged.dir,
               },
@@ -236,7 +236,10 @@ export function createTrainActivities(deps: TrainDeps) {
       await backend.files.write(paths.hparams, JSON.stringify(hparamsFile, null, 2) + '\n');
       // Presigned URLs, made now: they live at most 7 days (SigV4), so a job queued longer fails
       // its staging with a message saying to resubmit.
-      if (staged) await backend.files.write(paths.dataList, JSON.stringify({ files: await staged.files() }) + '\n');
+      if (staged) {
+        await backend.files.write(paths.stager, readFileSync(STAGE_DATA_SCRIPT, 'utf8'));
+        await backend.files.write(paths.dataList, JSON.stringify({ files: await staged.files() }) + '\n');
+      }
       const jobId = await backend.submit(rendered.script, rendered.options);
       log.info({ jobId, backend: backend.kind }, 'submitted');
       return { jobId, jobName: name, reused: false, script, inputs: inputsRef };

@@ -190,6 +190,7 @@ describe('mine sources end to end', () => {
       uri: spec.store.uri,
       s3: {
         endpoint_env: 'BOTTEGA_S3_ENDPOINT',
+        public_endpoint_env: 'BOTTEGA_S3_PUBLIC_ENDPOINT',
         region: 'us-east-1',
         access_key_env: 'AWS_ACCESS_KEY_ID',
         secret_key_env: 'AWS_SECRET_ACCESS_KEY',

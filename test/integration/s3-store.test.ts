@@ -63,6 +63,22 @@ describe(
       assert.equal((await fetch(short)).status, 403, 'an expired URL');
     });
 
+    it('presigned URLs name the public endpoint when one is set (the address compute nodes use)', async () => {
+      const cfg = StoreConfig.parse({ uri: `s3://${bucket}/${prefix}` });
+      const endpoint = process.env[cfg.s3.endpoint_env]!;
+      // Another name of the same server, as a container network name and a host address differ.
+      const other = new URL(endpoint);
+      other.hostname = other.hostname === 'localhost' ? '127.0.0.1' : 'localhost';
+      const pub = openStore(cfg, { ...process.env, [cfg.s3.public_endpoint_env]: other.origin }) as S3ArtifactStore;
+      const ref = await pub.put('x/pub.bin', 'public');
+      const url = await pub.presignGet(ref.uri, 60);
+      assert.equal(new URL(url).host, other.host);
+      const res = await fetch(url);
+      assert.equal(res.status, 200);
+      assert.equal(await res.text(), 'public');
+      assert.equal(new URL(await store.presignGet(ref.uri, 60)).host, new URL(endpoint).host, 'unset: the endpoint');
+    });
+
     it('uploads a large file as a complete multipart object', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'bottega-s3-'));
       const file = join(dir, 'big.bin');

@@ -96,6 +96,15 @@ describe('train stage with shards in S3 only', { skip }, () => {
     const secret = process.env[storeCfg.s3.secret_key_env]!;
     assert.ok(!urls.includes(secret), 'no credentials reach the cluster');
     assert.match(urls, /X-Amz-Signature=/);
+    // The job ran the stager from its own directory (on the cluster's filesystem), not the worker's checkout.
+    const jobDir = join(tmp, 'work', id, 'mt1');
+    assert.equal(
+      readFileSync(join(jobDir, 'stage_data.py'), 'utf8'),
+      readFileSync(new URL('../../infra/trainer/stage_data.py', import.meta.url), 'utf8')
+    );
+    assert.ok(
+      (await store.get(r.stages[0]!.artifacts.script.uri)).toString('utf8').includes(`${jobDir}/stage_data.py`)
+    );
     assert.deepEqual(
       existsSync(staging) ? readdirSync(staging) : [],
       [],

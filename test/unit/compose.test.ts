@@ -14,6 +14,7 @@ const composeText = readFileSync(COMPOSE_FILE, 'utf8');
 
 interface Service {
   image?: string;
+  entrypoint?: string | string[];
   build?: string | { context?: string };
   profiles?: string[];
   environment?: Record<string, string | number | null>;
@@ -65,10 +66,10 @@ function composeCommand(): string[] {
   );
 }
 
-function validate(dir: string, file: string) {
+function validate(dir: string, ...files: string[]) {
   const [cmd, ...args] = composeCommand();
   // A clean environment: the file must be valid with every variable at its default.
-  const r = spawnSync(cmd!, [...args, '-f', file, '--profile', 'slurm', 'config', '-q'], {
+  const r = spawnSync(cmd!, [...args, ...files.flatMap((f) => ['-f', f]), '--profile', 'slurm', 'config', '-q'], {
     cwd: dir,
     encoding: 'utf8',
     env: { PATH: process.env.PATH, HOME: process.env.HOME },
@@ -82,7 +83,7 @@ test('docker-compose.yml passes the Compose validator, and the validator rejects
 
   const dir = mkdtempSync(join(tmpdir(), 'bottega-compose-'));
   try {
-    const broken = composeText.replace(/depends_on: \[minio\]/, 'depends_on: [no-such-service]');
+    const broken = composeText.replace(/depends_on: \[seaweedfs\]/, 'depends_on: [no-such-service]');
     assert.notEqual(broken, composeText, 'the mutation did not apply');
     writeFileSync(join(dir, 'docker-compose.yml'), broken);
     assert.ok(!validate(dir, join(dir, 'docker-compose.yml')).ok, 'the validator accepted a dangling depends_on');
@@ -97,7 +98,7 @@ test('every bottega worker builds the repo image and waits for the init jobs', (
     const context = typeof s.build === 'string' ? s.build : s.build?.context;
     assert.equal(context, '.', `${name} must build from the repo's Dockerfile`);
     const deps = dependsOn(s);
-    for (const init of ['temporal-init', 'minio-init']) {
+    for (const init of ['temporal-init', 's3-init']) {
       assert.equal(deps[init], 'service_completed_successfully', `${name} must wait for ${init}`);
     }
     for (const cap of capsOf(name)) assert.ok(cap in TASK_QUEUES, `${name}: unknown capability ${cap}`);
@@ -137,13 +138,13 @@ test('the addresses the services are given point at services of the file', () =>
     if (s3) {
       const host = new URL(s3).hostname;
       assert.ok(services[host], `${name}: BOTTEGA_S3_ENDPOINT host ${host} is not a service`);
-      // The workers' credentials are the S3 server's root credentials.
-      assert.equal(env(name, 'AWS_ACCESS_KEY_ID'), env(host, 'MINIO_ROOT_USER'), `${name}: S3 access key`);
-      assert.equal(env(name, 'AWS_SECRET_ACCESS_KEY'), env(host, 'MINIO_ROOT_PASSWORD'), `${name}: S3 secret key`);
-      assert.ok(dependsOn(services[name]!)['minio-init'], `${name} uses S3 before its bucket exists`);
+      // The workers' credentials are the S3 server's identity (infra/compose/s3/start.sh).
+      assert.equal(env(name, 'AWS_ACCESS_KEY_ID'), env(host, 'S3_ACCESS_KEY'), `${name}: S3 access key`);
+      assert.equal(env(name, 'AWS_SECRET_ACCESS_KEY'), env(host, 'S3_SECRET_KEY'), `${name}: S3 secret key`);
+      assert.ok(dependsOn(services[name]!)['s3-init'], `${name} uses S3 before its bucket exists`);
       const bucket = env(name, 'BOTTEGA_S3_BUCKET');
       assert.ok(bucket, `${name}: BOTTEGA_S3_BUCKET`);
-      assert.match(JSON.stringify(services['minio-init']?.command), new RegExp(`mc mb [^"]*/${bucket}\\b`));
+      assert.equal(env('s3-init', 'S3_BUCKET'), bucket, `${name}: the bucket s3-init creates`);
       checked++;
     }
   }
@@ -163,9 +164,11 @@ test('the search attributes registered by temporal-init are those of contracts/t
       })
   );
   assert.deepEqual(declared, SEARCH_ATTRIBUTE_DECLS);
-  const script = JSON.stringify(init.command);
-  assert.match(script, /for decl in \$\$BOTTEGA_SEARCH_ATTRIBUTES/, 'the script must register that list');
+  assert.match(JSON.stringify(init.entrypoint), /\/bottega\/temporal\/init\.sh/);
+  const script = readFileSync(join(ROOT, 'infra/compose/temporal/init.sh'), 'utf8');
+  assert.match(script, /for decl in \$BOTTEGA_SEARCH_ATTRIBUTES/, 'the script must register that list');
   assert.match(script, /temporal operator search-attribute create/);
+  assert.match(script, /temporal operator namespace create/);
 });
 
 test('Temporal gRPC (7233) and its Web UI (8233, start-workflow enabled) are published', () => {
@@ -192,4 +195,38 @@ test('the worker image runs the worker entrypoint on the repository sources', ()
   assert.match(dockerfile, /apt-get install[^\n]*\bgit\b/);
   const ignored = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n');
   for (const p of ['node_modules', '.bottega', '.git']) assert.ok(ignored.includes(p), `.dockerignore lacks ${p}`);
+});
+
+test('the offline override (infra/compose/local.yml) validates and gives every service a local image', () => {
+  const local = parse(readFileSync(join(ROOT, 'infra/compose/local.yml'), 'utf8')) as {
+    services: Record<string, Service>;
+  };
+  const r = validate(ROOT, COMPOSE_FILE, join(ROOT, 'infra/compose/local.yml'));
+  assert.ok(r.ok, `compose config with the override failed:\n${r.output}`);
+  assert.deepEqual(Object.keys(local.services).sort(), Object.keys(services).sort(), 'the same services');
+  const script = readFileSync(join(ROOT, 'infra/compose/build-images.sh'), 'utf8');
+  for (const [name, s] of Object.entries(local.services)) {
+    assert.match(s.image ?? '', /^bottega\/[\w-]+:([\w.-]+-)?local$/, `${name}: a local image`);
+    const repo = s.image!.split(':')[0]!;
+    assert.ok(script.includes(repo), `${name}: build-images.sh builds ${repo}`);
+  }
+});
+
+test('upstream and local images pin the same versions (build-images.sh)', () => {
+  const script = readFileSync(join(ROOT, 'infra/compose/build-images.sh'), 'utf8');
+  const pin = (v: string) => new RegExp(`^${v}=(\\S+)$`, 'm').exec(script)?.[1];
+  const temporal = pin('TEMPORAL_VERSION');
+  const ui = pin('TEMPORAL_UI_VERSION');
+  assert.ok(temporal && ui, 'build-images.sh pins TEMPORAL_VERSION and TEMPORAL_UI_VERSION');
+  const image = (svc: string) => interpolate(services[svc]!.image ?? '');
+  assert.equal(image('temporal'), `temporalio/server:${temporal}`);
+  assert.equal(image('temporal-schema'), `temporalio/admin-tools:${temporal}`);
+  assert.equal(image('temporal-init'), `temporalio/admin-tools:${temporal}`);
+  assert.equal(image('temporal-ui'), `temporalio/ui:${ui}`);
+  assert.match(script, new RegExp(`bottega/temporal-server:\\$TEMPORAL_VERSION-local`));
+  const goMod = readFileSync(join(ROOT, 'infra/compose/temporal-build/go.mod'), 'utf8');
+  assert.match(goMod, new RegExp(`go\\.temporal\\.io/server v${temporal!.replace(/\./g, '\\.')}\\b`));
+  const uiMod = readFileSync(join(ROOT, 'infra/compose/ui-build/go.mod'), 'utf8');
+  assert.match(uiMod, new RegExp(`github\\.com/temporalio/ui-server/v2 v${ui!.replace(/\./g, '\\.')}\\b`));
+  assert.match(image('postgresql'), /^postgres:17(\.|$)/, 'PostgreSQL 17, as Debian 13 ships');
 });

@@ -118,33 +118,11 @@ describe('compose stack built offline, experiments through its worker containers
   });
 
   it('Temporal runs on PostgreSQL (schema by the admin tools), with the search attributes, and the Web UI serves', async () => {
-    const versions = await sh('bash', [
-      'infra/compose/stack.sh',
-      'exec',
-      '-T',
-      'postgresql',
-      'psql',
-      '-U',
-      'temporal',
-      '-At',
-      '-c',
-      "SELECT datname FROM pg_database WHERE datname LIKE 'temporal%' ORDER BY 1",
-    ]);
-    assert.deepEqual(versions.trim().split('\n'), ['temporal', 'temporal_visibility']);
-    const schema = await sh('bash', [
-      'infra/compose/stack.sh',
-      'exec',
-      '-T',
-      'postgresql',
-      'psql',
-      '-U',
-      'temporal',
-      '-d',
-      'temporal',
-      '-At',
-      '-c',
-      'SELECT curr_version FROM schema_version',
-    ]);
+    const psql = (db: string, query: string) =>
+      stack('exec', '-T', 'postgresql', 'psql', '-U', 'temporal', '-d', db, '-At', '-c', query);
+    const dbs = await psql('postgres', "SELECT datname FROM pg_database WHERE datname LIKE 'temporal%' ORDER BY 1");
+    assert.deepEqual(dbs.trim().split('\n'), ['temporal', 'temporal_visibility']);
+    const schema = await psql('temporal', 'SELECT curr_version FROM schema_version');
     assert.match(schema.trim(), /^1\.\d+$/);
     const sys = await connection.workflowService.getSystemInfo({});
     assert.ok(sys.serverVersion?.startsWith('1.32.'), `server ${sys.serverVersion}`);
@@ -248,7 +226,7 @@ describe('compose stack built offline, experiments through its worker containers
     assert.equal(summary(one).prs_seen, 3000);
   });
 
-  /** Waits for a mine page to be in flight after some pages are done, then SIGKILLs its worker's container. */
+  /** Waits for a mine page to be in flight on a worker that has completed pages, then SIGKILLs its container. */
   async function killOneMidStage(experimentId: string): Promise<{ identity: string; container: string }> {
     const containers = (await stack('ps', '-q', 'worker-cpu')).trim().split('\n').filter(Boolean);
     assert.equal(containers.length, 2);
@@ -261,8 +239,12 @@ describe('compose stack built offline, experiments through its worker containers
         if (!wf.workflowId.includes(experimentId)) continue;
         const d = await client.workflow.getHandle(wf.workflowId, wf.runId).describe();
         const pending = d.raw.pendingActivities ?? [];
-        const completed = (await pageWorkersOf(wf.workflowId)).completed;
-        const running = pending.find((p) => p.lastWorkerIdentity && p.activityType?.name === 'minePage');
+        const { ids, completed } = await pageWorkersOf(wf.workflowId);
+        // A worker that has completed pages (history records who started an activity only when
+        // it ends), now holding another one.
+        const running = pending.find(
+          (p) => p.lastWorkerIdentity && ids.has(p.lastWorkerIdentity) && p.activityType?.name === 'minePage'
+        );
         if (running && completed >= 3) {
           const identity = running.lastWorkerIdentity!;
           const container = byHost.get(identity.split('@')[1] ?? '');

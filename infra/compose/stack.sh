@@ -18,7 +18,7 @@ images=${BOTTEGA_COMPOSE_IMAGES:-local}
 if [[ "${1:-}" == --registry ]]; then images=registry; shift; fi
 [[ "$images" == local || "$images" == registry ]] || { echo "stack: BOTTEGA_COMPOSE_IMAGES is local or registry, not $images" >&2; exit 2; }
 cmd=${1:-}
-[[ -n "$cmd" ]] || { sed -n '3,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+[[ -n "$cmd" ]] || { sed -n '3,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 shift
 
 if docker compose version >/dev/null 2>&1; then compose=(docker compose)
@@ -40,8 +40,12 @@ done
 
 case "$cmd" in
   up)
-    [[ "$images" == registry ]] || bash "$ROOT/infra/compose/build-images.sh" all
-    "${compose[@]}" "${global[@]}" up -d --no-build "${rest[@]}"
+    build=(--build) # registry: pull the upstream images, build the worker from ./Dockerfile
+    if [[ "$images" == local ]]; then
+      bash "$ROOT/infra/compose/build-images.sh" all
+      build=(--no-build)
+    fi
+    "${compose[@]}" "${global[@]}" up -d "${build[@]}" "${rest[@]}"
     # The one-shot jobs must have succeeded (compose starts their dependents only then).
     for job in temporal-schema temporal-init s3-init; do
       id=$("${compose[@]}" ps -q "$job" 2>/dev/null | head -1)

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { stringify } from 'yaml';
-import { ExperimentResult, StoreConfig } from '../../contracts';
+import { ExperimentResult, StoreConfig, TASK_QUEUES } from '../../contracts';
 import { openStore, S3ArtifactStore } from '../../activities/store/artifact-store';
 import { makeFixtureRepos } from '../../infra/fixtures/make-repos';
 import { makeSweepRepo } from '../../bench/sweep-repo';
@@ -133,6 +133,46 @@ describe('compose stack built offline, experiments through its worker containers
     assert.equal(ui.status, 200);
     const workers = (await stack('ps', '-q', 'worker-cpu')).trim().split('\n').filter(Boolean);
     assert.equal(workers.length, 2, 'two cpu worker containers');
+  });
+
+  it('the three kinds of worker containers poll their queues; the docker worker reaches the host engine', async () => {
+    const hosts = async (svc: string) =>
+      (await stack('ps', '-q', svc))
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((c) => c.slice(0, 12));
+    const expected: Record<string, string[]> = {
+      cpu: await hosts('worker-cpu'),
+      docker: await hosts('worker-docker'),
+      slurm: [], // on the host's network (local.yml), so under the host's name: any poller
+    };
+    for (const [cap, want] of Object.entries(expected)) {
+      const deadline = Date.now() + 60_000;
+      let seen: string[] = [];
+      while (Date.now() < deadline) {
+        const r = await connection.workflowService.describeTaskQueue({
+          namespace: 'default',
+          taskQueue: { name: TASK_QUEUES[cap as keyof typeof TASK_QUEUES] },
+          taskQueueType: 2, // activity pollers
+        });
+        seen = (r.pollers ?? []).map((p) => p.identity?.split('@')[1] ?? '');
+        if (want.every((h) => seen.includes(h)) && seen.length > 0) break;
+        await new Promise((res) => setTimeout(res, 500));
+      }
+      for (const h of want) assert.ok(seen.includes(h), `${cap}: container ${h} polls (${seen.join(', ')})`);
+      assert.ok(seen.length > 0, `${cap}: no poller`);
+    }
+    // The activities' own Docker client, in the container, on the mounted socket.
+    const ping = await stack(
+      'exec',
+      '-T',
+      'worker-docker',
+      'node',
+      '-e',
+      "import('dockerode').then(async ({ default: D }) => { const d = new D(); await d.ping(); console.log('engine', (await d.version()).Version); })"
+    );
+    assert.match(ping, /^engine \d+\./m);
   });
 
   it('bottega run: mine → mix → train (Slurm via slurmrestd, shards staged from S3), outputs in the stack S3', async () => {

